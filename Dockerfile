@@ -1,0 +1,119 @@
+# syntax=docker/dockerfile:1
+#
+# One Dockerfile, three images (docs/image.md explains each choice):
+#   runtime  -> python-api          what the cluster runs: compiled JS + production dependencies
+#   migrate  -> python-api-migrate  `prisma migrate deploy` for the db-migrate Job, engine baked in
+#   dev      -> python-api (Tilt)   sources synced live by Tilt, restarted by `npm run dev`
+#
+# The build only runs what `npm test` and .ci/run already run on every change (npm ci,
+# npm run generate, npm run build, npm prune), so a green CI vouches for these steps too.
+
+# Slim Debian, not alpine: glibc keeps Prisma's schema engine and prebuilt native modules
+# working, and the image is still ~80 MB compressed. Pinned to the patch release so a
+# rebuild is reproducible; bump it deliberately (docs/image.md).
+FROM node:24.21.0-bookworm-slim AS base
+# uid/gid 10001, the ids the manifests run as (runAsUser/fsGroup): above the range a host
+# gives its own users, so a container escape lands on nobody's account. The home folder
+# is only used by npm in the dev target.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# Prisma picks its schema engine by the OpenSSL it finds: without libssl it guesses
+# openssl-1.1.x and fetches an engine that cannot run on bookworm. Only the stages that run
+# the Prisma CLI get it; the runtime (pure-JS pg driver) does not.
+FROM base AS prisma-base
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends openssl \
+ && rm -rf /var/lib/apt/lists/*
+
+# Every dependency, dev ones included, installed as the unprivileged app user so the dev
+# target can reinstall in place when Tilt syncs a new lockfile.
+FROM prisma-base AS deps
+RUN chown 10001:10001 /app
+USER 10001:10001
+COPY --chown=10001:10001 package.json package-lock.json ./
+RUN --mount=type=cache,target=/home/app/.npm,uid=10001,gid=10001 npm ci
+
+# Compile. `npm run generate` writes the Prisma client into the sources (tsc compiles it
+# into dist/) and, because this build machine has internet, makes the Prisma CLI fetch the
+# schema engine for this platform into node_modules/@prisma/engines: the migrate image
+# below carries that file, so the cluster never downloads anything to migrate.
+FROM deps AS build
+COPY --chown=10001:10001 tsconfig*.json prisma.config.ts ./
+COPY --chown=10001:10001 apps/api ./apps/api
+RUN npm run generate \
+ && npm run build \
+ && ls node_modules/@prisma/engines/schema-engine-*
+
+# Production dependencies only: drops the compiler, linters, test tools and the Prisma CLI.
+# `--omit=optional` too: @prisma/client declares prisma and typescript as optional peers,
+# which npm keeps under `--omit=dev` alone (340 MB instead of ~110 MB, docs/image.md).
+FROM build AS prod-deps
+RUN npm prune --omit=dev --omit=optional
+
+# The Prisma CLI is a devDependency; keep it (and its engine) but nothing else from dev.
+FROM build AS migrate-deps
+RUN version="$(npm pkg get devDependencies.prisma | tr -d '"')" \
+ && npm pkg delete devDependencies.prisma \
+ && npm pkg set "dependencies.prisma=${version}" \
+ && npm prune --omit=dev --omit=optional \
+ && ls node_modules/@prisma/engines/schema-engine-*
+
+# ---------------------------------------------------------------------------------------
+# runtime: what every API pod runs. Files belong to root and are read-only for the process.
+FROM base AS runtime
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="python-api" \
+      org.opencontainers.image.description="Items REST API (Express 5, Prisma 7, PostgreSQL)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="node:24.21.0-bookworm-slim"
+ENV NODE_ENV=production
+COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
+COPY --from=build --chown=0:0 /app/dist ./dist
+COPY --chown=0:0 package.json ./
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 5000 9464
+# node itself is PID 1 (no npm, no shell): SIGTERM reaches the server, which drains and
+# exits (docs/image.md: why no tini).
+ENTRYPOINT ["node", "dist/apps/api/src/server.js"]
+
+# ---------------------------------------------------------------------------------------
+# migrate: `prisma migrate deploy` against DATABASE_URL, run once per release by a Job.
+FROM prisma-base AS migrate
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="python-api-migrate" \
+      org.opencontainers.image.description="Applies the items API's Prisma migrations (prisma migrate deploy)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="node:24.21.0-bookworm-slim"
+# No update checks or telemetry calls from inside the cluster.
+ENV NODE_ENV=production \
+    CHECKPOINT_DISABLE=1 \
+    PRISMA_HIDE_UPDATE_MESSAGE=1
+COPY --from=migrate-deps --chown=0:0 /app/node_modules ./node_modules
+COPY --chown=0:0 package.json prisma.config.ts ./
+COPY --chown=0:0 apps/api/prisma ./apps/api/prisma
+USER 10001:10001
+ENTRYPOINT ["node", "node_modules/prisma/build/index.js"]
+CMD ["migrate", "deploy"]
+
+# ---------------------------------------------------------------------------------------
+# dev: Tilt's image. Tilt syncs apps/api into it and `npm run dev` restarts on change;
+# a new lockfile reruns `npm ci`, a new schema `npm run generate` (see Tiltfile).
+FROM build AS dev
+ENV NODE_ENV=development
+EXPOSE 5000 9464
+CMD ["npm", "run", "dev"]
