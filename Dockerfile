@@ -39,16 +39,19 @@ USER 10001:10001
 COPY --chown=10001:10001 package.json package-lock.json ./
 RUN --mount=type=cache,target=/home/app/.npm,uid=10001,gid=10001 npm ci
 
-# Compile. `npm run generate` writes the Prisma client into the sources (tsc compiles it
-# into dist/) and, because this build machine has internet, makes the Prisma CLI fetch the
-# schema engine for this platform into node_modules/@prisma/engines: the migrate image
-# below carries that file, so the cluster never downloads anything to migrate.
+# Compile. First the Prisma CLI fetches the schema engine for this platform into
+# node_modules/@prisma/engines (`prisma version` makes sure the engines exist; this build
+# machine has internet, the cluster and CI do not). The migrate image carries that file.
+# Then `npm run generate` writes the Prisma client into the sources and `npm run build`
+# compiles everything into dist/.
 FROM deps AS build
+ENV CHECKPOINT_DISABLE=1
 COPY --chown=10001:10001 tsconfig*.json prisma.config.ts ./
 COPY --chown=10001:10001 apps/api ./apps/api
-RUN npm run generate \
- && npm run build \
- && ls node_modules/@prisma/engines/schema-engine-*
+RUN node node_modules/prisma/build/index.js version \
+ && ls node_modules/@prisma/engines/schema-engine-* \
+ && npm run generate \
+ && npm run build
 
 # Production dependencies only: drops the compiler, linters, test tools and the Prisma CLI.
 # `--omit=optional` too: @prisma/client declares prisma and typescript as optional peers,

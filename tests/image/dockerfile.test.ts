@@ -85,12 +85,21 @@ describe('runtime target (image python-api)', () => {
     expect(Number(gid)).toBeGreaterThan(0);
   });
 
-  it('starts node itself as PID 1 on the compiled server that `npm start` runs (no npm, no shell)', () => {
+  it('starts node itself as PID 1 on the compiled production entry point (no npm, no shell)', () => {
     const entrypoint = execForm(lastOf(df, 'runtime', 'ENTRYPOINT')!);
     expect(entrypoint?.[0]).toBe('node');
-    const script = entrypoint?.[1] ?? '';
-    expect(script).toMatch(/^dist\/.*\.js$/);
-    expect(packageJson.scripts?.start ?? '').toContain(script);
+    // tsc (tsconfig.json: rootDir ".", outDir "dist") compiles apps/api/src/server.ts, the
+    // module that owns the process (config, listen, signals), to this file.
+    const tsconfig = JSON.parse(readFileSync(path.join(repoRoot, 'tsconfig.json'), 'utf8')) as {
+      compilerOptions: { outDir: string; rootDir: string };
+    };
+    const source = path.posix.join('apps/api/src/server.ts');
+    const compiled = path.posix.join(
+      tsconfig.compilerOptions.outDir,
+      path.posix.relative(tsconfig.compilerOptions.rootDir, source).replace(/\.ts$/, '.js'),
+    );
+    expect(entrypoint?.slice(1)).toEqual([compiled]);
+    expect(readFileSync(path.join(repoRoot, source), 'utf8')).toMatch(/process\.on\('SIGTERM'/);
     // A CMD would only add arguments; none are expected.
     expect(lastOf(df, 'runtime', 'CMD')).toBeUndefined();
   });
@@ -164,10 +173,17 @@ describe('migrate target (image python-api-migrate)', () => {
     expect(prismaConfig).toContain("'apps/api/prisma/migrations'");
   });
 
-  it('fails the build unless the schema engine for the image platform was downloaded into node_modules', () => {
-    const guard = /ls node_modules\/@prisma\/engines\/schema-engine-\*/;
-    expect(df.stage('build').instructions.map(runCommand).some((c) => guard.test(c))).toBe(true);
-    expect(df.stage('migrate-deps').instructions.map(runCommand).some((c) => guard.test(c))).toBe(true);
+  it('fetches the schema engine before generating, and fails the build if it is not there', () => {
+    const build = df.stage('build').instructions.map(runCommand).join(' && ');
+    const fetch = build.indexOf('node node_modules/prisma/build/index.js version');
+    const guard = build.indexOf('ls node_modules/@prisma/engines/schema-engine-*');
+    const generate = build.indexOf('npm run generate');
+    expect(fetch).toBeGreaterThanOrEqual(0);
+    expect(guard).toBeGreaterThan(fetch);
+    // generate's wrapper falls back to a placeholder engine when none is installed.
+    expect(generate).toBeGreaterThan(guard);
+    const migrateDeps = df.stage('migrate-deps').instructions.map(runCommand).join(' && ');
+    expect(migrateDeps).toMatch(/npm prune .*&& ls node_modules\/@prisma\/engines\/schema-engine-\*$/);
   });
 
   it('has libssl, which Prisma needs to pick and run the right engine, where the CLI runs', () => {
@@ -184,7 +200,7 @@ describe('migrate target (image python-api-migrate)', () => {
 describe('dev target (Tilt)', () => {
   it('reloads through the `dev` npm script and runs as a numeric non-root user who owns /app', () => {
     expect(execForm(lastOf(df, 'dev', 'CMD')!)).toEqual(['npm', 'run', 'dev']);
-    expect(packageJson.scripts?.dev).toMatch(/tsx watch|node --watch/);
+    expect(packageJson.scripts?.dev).toMatch(/watch/);
     const [uid] = args(lastOf(df, 'dev', 'USER')!)[0]!.split(':');
     expect(Number(uid)).toBeGreaterThan(0);
     const chowned = effectiveInstructions(df, 'dev').some(
