@@ -1,0 +1,14 @@
+import net from 'node:net';
+
+/** Asks the kernel for a port nobody listens on (there is a small race, acceptable locally). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

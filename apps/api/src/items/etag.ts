@@ -1,0 +1,22 @@
+import type { ItemRecord } from './repository.js';
+
+/** Strong ETag from the row's version, bumped by every write. */
+export function itemEtag(item: Pick<ItemRecord, 'id' | 'version'>): string {
+  return `"${item.id}.${item.version}"`;
+}
+
+/**
+ * Reads an If-Match header for one item: undefined when absent (unconditional write), [] when
+ * nothing in it can match, or the versions it names. `*` means "any current version".
+ */
+export function versionsFromIfMatch(header: string | undefined, id: number): number[] | 'any' | undefined {
+  if (header === undefined) return undefined;
+  const versions: number[] = [];
+  for (const tag of header.split(',').map((t) => t.trim())) {
+    if (tag === '*') return 'any';
+    // Weak tags never satisfy If-Match (RFC 9110 §13.1.1 uses strong comparison).
+    const match = /^"(\d+)\.(\d+)"$/.exec(tag);
+    if (match && Number(match[1]) === id) versions.push(Number(match[2]));
+  }
+  return versions;
+}

@@ -1,0 +1,61 @@
+import type { RequestHandler } from 'express';
+import type pg from 'pg';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  /** Times every API request except health probes (and /metrics, which has its own port). */
+  middleware: RequestHandler;
+}
+
+// Requests that never hit a route share one label, so random URLs cannot blow up cardinality.
+const UNMATCHED_ROUTE = 'unmatched';
+
+export function createMetrics(pool: pg.Pool): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'db_pool_connections_total',
+    help: 'Connections the pg pool holds (idle and in use)',
+    registers: [registry],
+    collect() {
+      this.set(pool.totalCount);
+    },
+  });
+  new Gauge({
+    name: 'db_pool_connections_idle',
+    help: 'Idle connections in the pg pool',
+    registers: [registry],
+    collect() {
+      this.set(pool.idleCount);
+    },
+  });
+  new Gauge({
+    name: 'db_pool_requests_waiting',
+    help: 'Queries queued for a pg pool connection',
+    registers: [registry],
+    collect() {
+      this.set(pool.waitingCount);
+    },
+  });
+
+  const middleware: RequestHandler = (req, res, next) => {
+    if (req.path.startsWith('/health')) return next();
+    const end = duration.startTimer({ method: req.method });
+    res.once('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? UNMATCHED_ROUTE;
+      end({ route, status_code: res.statusCode });
+    });
+    next();
+  };
+
+  return { registry, middleware };
+}

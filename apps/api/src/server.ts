@@ -1,0 +1,52 @@
+/**
+ * Production entry point: owns the process. Validates the configuration before opening any
+ * port, starts the service, and turns SIGTERM/SIGINT into a graceful shutdown.
+ */
+import { ConfigError, loadConfig, requireDatabaseUrl } from './config/config.js';
+import { createLogger } from './observability/logger.js';
+import { startService } from './service.js';
+
+let config;
+try {
+  config = requireDatabaseUrl(loadConfig());
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  // One line naming the key, then a non-zero exit before any port opens.
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+
+const logger = createLogger(config.LOG_LEVEL);
+const service = await startService(config, logger);
+
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals) => {
+  signals += 1;
+  if (signals > 1) {
+    logger.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  logger.info({ signal }, 'signal received');
+  // The hard cap also covers a hung database disconnect, not only open connections.
+  setTimeout(
+    () => {
+      logger.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    },
+    config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS + 2_000,
+  ).unref();
+  service.shutdown().then(
+    (graceful) => process.exit(graceful ? 0 : 1),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+// The process must outlive a failing database: log such errors instead of crashing on them.
+process.on('unhandledRejection', (reason) => {
+  logger.error({ err: reason }, 'unhandled promise rejection');
+});
