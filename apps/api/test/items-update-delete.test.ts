@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { buildTestApp, type TestApp } from './support/app.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+let database: TestDatabase;
+let api: TestApp;
+let id: number;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  api = buildTestApp(database.url);
+});
+afterAll(async () => {
+  await api.close();
+  await database.drop();
+});
+beforeEach(async () => {
+  const { rows } = await database.sql.query(
+    `INSERT INTO items (name, description, created_at, updated_at)
+     VALUES ('Kettle', 'Gooseneck', now() - interval '1 hour', now() - interval '1 hour') RETURNING id`,
+  );
+  id = rows[0].id;
+});
+
+const row = async (itemId = id) =>
+  (
+    await database.sql.query('SELECT name, description, version, updated_at, created_at FROM items WHERE id = $1', [
+      itemId,
+    ])
+  ).rows[0];
+
+describe('PUT /api/items/:id', () => {
+  it('replaces the item, bumps its version and updatedAt, and returns it with the new ETag', async () => {
+    const before = await row();
+    const res = await request(api.app).put(`/api/items/${id}`).send({ name: ' Kettle v2 ' }).expect(200);
+    expect(res.body).toMatchObject({ id, name: 'Kettle v2', description: null });
+    expect(res.headers.etag).toBe(`"${id}.2"`);
+    expect(new Date(res.body.updatedAt).getTime()).toBeGreaterThan(before.updated_at.getTime());
+    expect(res.body.createdAt).toBe(before.created_at.toISOString());
+
+    const after = await row();
+    // Full replacement: the omitted description is cleared.
+    expect(after).toMatchObject({ name: 'Kettle v2', description: null, version: 2 });
+  });
+
+  it('answers 404 for a missing item and creates nothing', async () => {
+    const res = await request(api.app).put('/api/items/999999').send({ name: 'x' });
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect((await database.sql.query('SELECT 1 FROM items WHERE id = 999999')).rowCount).toBe(0);
+  });
+
+  it.each([
+    ['an empty name', { name: '' }],
+    ['an unknown field', { name: 'x', colour: 'red' }],
+    ['a long description', { name: 'x', description: 'd'.repeat(2001) }],
+  ])('rejects %s with 400 and leaves the item unchanged', async (_case, body) => {
+    const before = await row();
+    const res = await request(api.app).put(`/api/items/${id}`).send(body);
+    expect(res.status).toBe(400);
+    expect(await row()).toEqual(before);
+  });
+
+  it('rejects malformed JSON (400), a non-JSON body (415) and a bad id (400) without changes', async () => {
+    const before = await row();
+    expect(
+      (await request(api.app).put(`/api/items/${id}`).set('Content-Type', 'application/json').send('{')).status,
+    ).toBe(400);
+    expect((await request(api.app).put(`/api/items/${id}`).set('Content-Type', 'text/plain').send('x')).status).toBe(
+      415,
+    );
+    expect((await request(api.app).put('/api/items/zero').send({ name: 'x' })).status).toBe(400);
+    expect(await row()).toEqual(before);
+  });
+
+  it('writes when If-Match carries the current ETag', async () => {
+    const res = await request(api.app)
+      .put(`/api/items/${id}`)
+      .set('If-Match', `"${id}.1"`)
+      .send({ name: 'A' })
+      .expect(200);
+    expect(res.headers.etag).toBe(`"${id}.2"`);
+    expect(await row()).toMatchObject({ name: 'A', version: 2 });
+  });
+
+  it('answers 412 when If-Match names an older version, and keeps the newer data', async () => {
+    await request(api.app).put(`/api/items/${id}`).send({ name: 'first writer' }).expect(200);
+    const res = await request(api.app).put(`/api/items/${id}`).set('If-Match', `"${id}.1"`).send({ name: 'second' });
+    expect(res.status).toBe(412);
+    expect(res.body.type).toBe('urn:python-api:problem:precondition-failed');
+    expect(await row()).toMatchObject({ name: 'first writer', version: 2 });
+  });
+
+  it('treats weak or foreign ETags in If-Match as not matching (412)', async () => {
+    for (const tag of [`W/"${id}.1"`, '"999.1"', 'garbage']) {
+      expect((await request(api.app).put(`/api/items/${id}`).set('If-Match', tag).send({ name: 'x' })).status).toBe(
+        412,
+      );
+    }
+    expect(await row()).toMatchObject({ name: 'Kettle', version: 1 });
+  });
+
+  it('accepts If-Match: * for an existing item and answers 404 for a missing one', async () => {
+    await request(api.app).put(`/api/items/${id}`).set('If-Match', '*').send({ name: 'any' }).expect(200);
+    expect((await request(api.app).put('/api/items/999999').set('If-Match', '*').send({ name: 'x' })).status).toBe(404);
+  });
+
+  it('lets exactly one of two concurrent writers with the same If-Match win; the other gets 412', async () => {
+    const write = (name: string) =>
+      request(api.app).put(`/api/items/${id}`).set('If-Match', `"${id}.1"`).send({ name });
+    const results = await Promise.all([write('writer A'), write('writer B')]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 412]);
+    const winner = results.find((r) => r.status === 200)?.body.name;
+    expect(await row()).toMatchObject({ name: winner, version: 2 });
+  });
+});
+
+describe('DELETE /api/items/:id', () => {
+  it('deletes the item and answers 204 with no body', async () => {
+    const res = await request(api.app).delete(`/api/items/${id}`).expect(204);
+    expect(res.text).toBe('');
+    expect(await row()).toBeUndefined();
+    await request(api.app).get(`/api/items/${id}`).expect(404);
+  });
+
+  it('answers 404 for a missing item (also on a second delete)', async () => {
+    await request(api.app).delete(`/api/items/${id}`).expect(204);
+    const res = await request(api.app).delete(`/api/items/${id}`);
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('answers 400 for an invalid id', async () => {
+    expect((await request(api.app).delete('/api/items/-3')).status).toBe(400);
+    expect(await row()).toBeDefined();
+  });
+
+  it('honours If-Match: 412 and nothing deleted when the item changed', async () => {
+    await request(api.app).put(`/api/items/${id}`).send({ name: 'changed' }).expect(200);
+    expect((await request(api.app).delete(`/api/items/${id}`).set('If-Match', `"${id}.1"`)).status).toBe(412);
+    expect(await row()).toMatchObject({ name: 'changed' });
+    await request(api.app).delete(`/api/items/${id}`).set('If-Match', `"${id}.2"`).expect(204);
+    expect(await row()).toBeUndefined();
+  });
+});
