@@ -72,10 +72,14 @@ export interface LabelSelector {
 }
 
 /** Kubernetes label selector semantics (an empty selector matches everything). */
-export function selects(selector: LabelSelector | Record<string, string> | undefined, labels: Record<string, string>): boolean {
+export function selects(
+  selector: LabelSelector | Record<string, string> | undefined,
+  labels: Record<string, string>,
+): boolean {
   if (!selector) return false;
   const isStructured = 'matchLabels' in selector || 'matchExpressions' in selector;
-  const matchLabels = (isStructured ? (selector as LabelSelector).matchLabels : (selector as Record<string, string>)) ?? {};
+  const matchLabels =
+    (isStructured ? (selector as LabelSelector).matchLabels : (selector as Record<string, string>)) ?? {};
   const expressions = isStructured ? ((selector as LabelSelector).matchExpressions ?? []) : [];
   for (const [key, value] of Object.entries(matchLabels)) if (labels[key] !== value) return false;
   for (const e of expressions) {
@@ -101,11 +105,11 @@ export function dataOf(object: KubeObject): Record<string, string> {
 }
 
 export function annotations(object: KubeObject): Record<string, string> {
-  return ((object.metadata.annotations ?? {}) as Record<string, string>);
+  return (object.metadata.annotations ?? {}) as Record<string, string>;
 }
 
 export function labels(object: KubeObject): Record<string, string> {
-  return ((object.metadata.labels ?? {}) as Record<string, string>);
+  return (object.metadata.labels ?? {}) as Record<string, string>;
 }
 
 /** Kubernetes quantity -> number (cores for CPU, bytes for memory). */
@@ -114,7 +118,15 @@ export function quantity(value: string | number): number {
   const match = /^([0-9.]+)([a-zA-Z]*)$/.exec(text);
   if (!match) throw new Error(`not a quantity: ${text}`);
   const factors: Record<string, number> = {
-    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
   };
   const factor = factors[match[2] ?? ''];
   if (factor === undefined) throw new Error(`unknown unit in ${text}`);

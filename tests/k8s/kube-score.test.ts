@@ -13,11 +13,13 @@ const EXCEPTIONS: Record<Environment, Record<string, Record<string, string>>> = 
   ENVIRONMENTS.map((environment) => {
     const common: Record<string, Record<string, string>> = {
       'StatefulSet/postgres': {
-        'container-security-context-user-group-id': 'the official image runs as uid/gid 999, owner of the data directory',
+        'container-security-context-user-group-id':
+          'the official image runs as uid/gid 999, owner of the data directory',
         'container-image-pull-policy': 'exact pinned tags never change; IfNotPresent works offline on Minikube',
       },
       'Deployment/python-api': {
-        'deployment-targeted-by-hpa-does-not-have-replicas-configured': 'the plan sizes the Deployment (3); Argo CD ignores /spec/replicas so the HPA owns it',
+        'deployment-targeted-by-hpa-does-not-have-replicas-configured':
+          'the plan sizes the Deployment (3); Argo CD ignores /spec/replicas so the HPA owns it',
         'container-image-pull-policy': 'pinned tags; Minikube/Tilt images exist only in the node cache',
       },
       'Job/python-api-migrate': {
@@ -25,10 +27,16 @@ const EXCEPTIONS: Record<Environment, Record<string, Record<string, string>>> = 
       },
     };
     if (environment === 'dev') {
-      common['Service/app-service'] = { 'service-type': 'NodePort is how Minikube reaches the API without the Ingress' };
-      common['HorizontalPodAutoscaler/python-api'] = { 'horizontalpodautoscaler-replicas': 'one pod is enough on a laptop' };
+      common['Service/app-service'] = {
+        'service-type': 'NodePort is how Minikube reaches the API without the Ingress',
+      };
+      common['HorizontalPodAutoscaler/python-api'] = {
+        'horizontalpodautoscaler-replicas': 'one pod is enough on a laptop',
+      };
     } else {
-      common['NetworkPolicy/allow-acme-solver'] = { 'networkpolicy-targets-pod': 'solver pods exist only during an ACME challenge' };
+      common['NetworkPolicy/allow-acme-solver'] = {
+        'networkpolicy-targets-pod': 'solver pods exist only during an ACME challenge',
+      };
     }
     return [environment, common];
   }),
@@ -39,7 +47,12 @@ const OPTIONAL_CHECKS = ['container-seccomp-profile', 'container-ports-check'];
 interface ScoredObject {
   object_meta: { name: string };
   type_meta: { kind: string };
-  checks: { check: { id: string; name: string }; grade: number; skipped: boolean; comments: { summary: string; description: string }[] | null }[];
+  checks: {
+    check: { id: string; name: string };
+    grade: number;
+    skipped: boolean;
+    comments: { summary: string; description: string }[] | null;
+  }[];
 }
 
 let tree: RenderTree;
@@ -49,9 +62,17 @@ beforeAll(async () => {
   tree = await prepareRenderTree();
   for (const environment of ENVIRONMENTS) {
     const yaml = await tree.build(environment);
-    const args = ['score', '-', '--output-format', 'json', ...OPTIONAL_CHECKS.flatMap((c) => ['--enable-optional-test', c])];
+    const args = [
+      'score',
+      '-',
+      '--output-format',
+      'json',
+      ...OPTIONAL_CHECKS.flatMap((c) => ['--enable-optional-test', c]),
+    ];
     // kube-score exits 1 when a check fails; the JSON says which, so read it either way.
-    const out = await runOk('sh', ['-c', `"${tool('kube-score')}" "$@" || true`, 'kube-score', ...args], { input: yaml });
+    const out = await runOk('sh', ['-c', `"${tool('kube-score')}" "$@" || true`, 'kube-score', ...args], {
+      input: yaml,
+    });
     rendered.set(environment, { objects: await tree.objects(environment), scored: JSON.parse(out) as ScoredObject[] });
   }
 }, 120_000);
@@ -64,7 +85,19 @@ describe.each(ENVIRONMENTS)('kube-score on overlay %s', (environment) => {
   it('scores every rendered object', () => {
     const { objects, scored } = rendered.get(environment)!;
     const names = new Set(scored.map((s) => `${s.type_meta.kind}/${s.object_meta.name}`));
-    for (const object of objects.filter((o) => !['Namespace', 'ConfigMap', 'Secret', 'ServiceAccount', 'Role', 'RoleBinding', 'Certificate', 'Issuer'].includes(o.kind))) {
+    for (const object of objects.filter(
+      (o) =>
+        ![
+          'Namespace',
+          'ConfigMap',
+          'Secret',
+          'ServiceAccount',
+          'Role',
+          'RoleBinding',
+          'Certificate',
+          'Issuer',
+        ].includes(o.kind),
+    )) {
       expect(names).toContain(id(object));
     }
   });
@@ -75,7 +108,10 @@ describe.each(ENVIRONMENTS)('kube-score on overlay %s', (environment) => {
       .scored.flatMap((s) =>
         s.checks
           .filter((c) => !c.skipped && c.grade < 10)
-          .map((c) => `${s.type_meta.kind}/${s.object_meta.name} ${c.check.id}: ${(c.comments ?? []).map((m) => m.summary).join('; ')}`),
+          .map(
+            (c) =>
+              `${s.type_meta.kind}/${s.object_meta.name} ${c.check.id}: ${(c.comments ?? []).map((m) => m.summary).join('; ')}`,
+          ),
       );
     expect(failures).toEqual([]);
   });
@@ -86,7 +122,9 @@ describe.each(ENVIRONMENTS)('kube-score on overlay %s', (environment) => {
       const list = annotations(object)['kube-score/ignore'];
       if (!list) continue;
       ignored[id(object)] = Object.fromEntries(
-        list.split(',').map((check) => [check.trim(), EXCEPTIONS[environment][id(object)]?.[check.trim()] ?? 'UNDOCUMENTED']),
+        list
+          .split(',')
+          .map((check) => [check.trim(), EXCEPTIONS[environment][id(object)]?.[check.trim()] ?? 'UNDOCUMENTED']),
       );
     }
     expect(ignored).toEqual(EXCEPTIONS[environment]);

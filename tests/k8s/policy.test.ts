@@ -92,7 +92,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       const missing = allContainers(objectsOf(environment))
         .filter(({ owner, init }) => !init && owner.kind !== 'Job')
         .flatMap(({ owner, container }) =>
-          (['readinessProbe', 'livenessProbe'] as const).filter((p) => !container[p]).map((p) => `${id(owner)} ${container.name}: ${p}`),
+          (['readinessProbe', 'livenessProbe'] as const)
+            .filter((p) => !container[p])
+            .map((p) => `${id(owner)} ${container.name}: ${p}`),
         );
       expect(missing).toEqual([]);
       const api = workloads(objectsOf(environment)).find(({ object }) => object.kind === 'Deployment');
@@ -124,11 +126,18 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       const problems = workloads(objectsOf(environment)).flatMap(({ object, template }) => {
         const spec = template.spec;
         const out: string[] = [];
-        for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) if (spec[field] === true) out.push(`${id(object)}: ${field}`);
-        for (const volume of spec.volumes ?? []) if ('hostPath' in volume) out.push(`${id(object)}: hostPath ${volume.name}`);
+        for (const field of ['hostNetwork', 'hostPID', 'hostIPC'])
+          if (spec[field] === true) out.push(`${id(object)}: ${field}`);
+        for (const volume of spec.volumes ?? [])
+          if ('hostPath' in volume) out.push(`${id(object)}: hostPath ${volume.name}`);
         if (spec.automountServiceAccountToken !== false) out.push(`${id(object)}: automountServiceAccountToken`);
-        if (!spec.serviceAccountName || spec.serviceAccountName === 'default') out.push(`${id(object)}: own ServiceAccount`);
-        else if (!objectsOf(environment).some((o) => o.kind === 'ServiceAccount' && o.metadata.name === spec.serviceAccountName)) {
+        if (!spec.serviceAccountName || spec.serviceAccountName === 'default')
+          out.push(`${id(object)}: own ServiceAccount`);
+        else if (
+          !objectsOf(environment).some(
+            (o) => o.kind === 'ServiceAccount' && o.metadata.name === spec.serviceAccountName,
+          )
+        ) {
           out.push(`${id(object)}: ServiceAccount ${spec.serviceAccountName} is not rendered`);
         }
         return out;
@@ -177,7 +186,13 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
 
     it('every Ingress backend names a rendered Service and one of its ports', () => {
       for (const ingress of objectsOf(environment).filter((o) => o.kind === 'Ingress')) {
-        const rules = (ingress.spec as { rules: { http: { paths: { backend: { service: { name: string; port: { name?: string; number?: number } } } }[] } }[] }).rules;
+        const rules = (
+          ingress.spec as {
+            rules: {
+              http: { paths: { backend: { service: { name: string; port: { name?: string; number?: number } } } }[] };
+            }[];
+          }
+        ).rules;
         for (const backend of rules.flatMap((r) => r.http.paths.map((p) => p.backend.service))) {
           const service = find(objectsOf(environment), 'Service', backend.name);
           const ports = (service.spec as { ports: { name: string; port: number }[] }).ports;
@@ -188,7 +203,8 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
 
     it('the HPA scales the API Deployment', () => {
       const hpa = find(objectsOf(environment), 'HorizontalPodAutoscaler', 'python-api');
-      const target = (hpa.spec as { scaleTargetRef: { apiVersion: string; kind: string; name: string } }).scaleTargetRef;
+      const target = (hpa.spec as { scaleTargetRef: { apiVersion: string; kind: string; name: string } })
+        .scaleTargetRef;
       const deployment = find(objectsOf(environment), target.kind, target.name);
       expect(deployment.apiVersion).toBe(target.apiVersion);
     });
@@ -196,7 +212,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
     it('the PodDisruptionBudget selects exactly the API pods', () => {
       const pdb = find(objectsOf(environment), 'PodDisruptionBudget', 'python-api');
       const selector = (pdb.spec as { selector: LabelSelector }).selector;
-      const matched = workloads(objectsOf(environment)).filter(({ template }) => selects(selector, template.metadata.labels));
+      const matched = workloads(objectsOf(environment)).filter(({ template }) =>
+        selects(selector, template.metadata.labels),
+      );
       expect(matched.map(({ object }) => id(object))).toEqual(['Deployment/python-api']);
     });
 
@@ -216,7 +234,10 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
             matches: true,
           });
         }
-        const peers = [...(spec.ingress ?? []).flatMap((r) => r.from ?? []), ...(spec.egress ?? []).flatMap((r) => r.to ?? [])];
+        const peers = [
+          ...(spec.ingress ?? []).flatMap((r) => r.from ?? []),
+          ...(spec.egress ?? []).flatMap((r) => r.to ?? []),
+        ];
         for (const peer of peers.filter((p) => p.podSelector && !p.namespaceSelector)) {
           expect({ policy: id(policy), peerMatches: podLabels().some((l) => selects(peer.podSelector, l)) }).toEqual({
             policy: id(policy),
@@ -230,8 +251,15 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       const policies = objectsOf(environment).filter((o) => o.kind === 'NetworkPolicy');
       const deny = policies.find((p) => p.metadata.name === 'default-deny');
       expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-      const dns = find(objectsOf(environment), 'NetworkPolicy', 'allow-dns-egress').spec as { egress: { ports: { port: number; protocol: string }[] }[] };
-      expect(dns.egress[0]?.ports).toEqual(expect.arrayContaining([{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }]));
+      const dns = find(objectsOf(environment), 'NetworkPolicy', 'allow-dns-egress').spec as {
+        egress: { ports: { port: number; protocol: string }[] }[];
+      };
+      expect(dns.egress[0]?.ports).toEqual(
+        expect.arrayContaining([
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ]),
+      );
     });
 
     it('PostgreSQL admits only the API and the migration Job, on 5432', () => {
@@ -239,7 +267,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
         ingress: { from: { podSelector: LabelSelector }[]; ports: { port: number }[] }[];
       };
       const admitted = workloads(objectsOf(environment))
-        .filter(({ template }) => policy.ingress[0]?.from.some((peer) => selects(peer.podSelector, template.metadata.labels)))
+        .filter(({ template }) =>
+          policy.ingress[0]?.from.some((peer) => selects(peer.podSelector, template.metadata.labels)),
+        )
         .map(({ object }) => id(object))
         .sort();
       expect(admitted).toEqual(['Deployment/python-api', 'Job/python-api-migrate']);
@@ -282,7 +312,10 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
         for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
           const port = probe?.httpGet?.port;
           if (port === undefined) continue;
-          expect({ where: `${id(owner)} ${container.name}`, declared: container.ports?.some((p) => p.name === port || p.containerPort === port) }).toEqual({
+          expect({
+            where: `${id(owner)} ${container.name}`,
+            declared: container.ports?.some((p) => p.name === port || p.containerPort === port),
+          }).toEqual({
             where: `${id(owner)} ${container.name}`,
             declared: true,
           });
@@ -304,10 +337,13 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       const container = spec.containers[0] as Container;
       expect(container.env ?? []).toEqual([]);
       expect(container.envFrom ?? []).toEqual([]);
-      const mountOf = (volumeName: string | undefined) => container.volumeMounts?.find((m) => m.name === volumeName)?.mountPath;
+      const mountOf = (volumeName: string | undefined) =>
+        container.volumeMounts?.find((m) => m.name === volumeName)?.mountPath;
       const configVolume = spec.volumes?.find((v) => v.configMap);
       const secretVolume = spec.volumes?.find((v) => v.secret);
-      expect(configVolume?.configMap?.name).toBe(findGenerated(objectsOf(environment), 'ConfigMap', 'app-config').metadata.name);
+      expect(configVolume?.configMap?.name).toBe(
+        findGenerated(objectsOf(environment), 'ConfigMap', 'app-config').metadata.name,
+      );
       expect(secretVolume?.secret?.secretName).toBe('app-secret');
       expect(mountOf(configVolume?.name)).toBe(DEFAULT_CONFIG_DIR);
       expect(mountOf(secretVolume?.name)).toBe(DEFAULT_SECRETS_DIR);
@@ -323,14 +359,18 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       expect(decodeURIComponent(url.username)).toBe(postgres.POSTGRES_USER);
       expect(decodeURIComponent(url.password)).toBe(postgres.POSTGRES_PASSWORD);
       expect(dataOf(findGenerated(objects, 'ConfigMap', 'postgres-config')).POSTGRES_DB).toBe('items');
-      const postgresService = find(objects, 'Service', 'postgres-service').spec as { type: string; ports: { name: string; port: number }[] };
+      const postgresService = find(objects, 'Service', 'postgres-service').spec as {
+        type: string;
+        ports: { name: string; port: number }[];
+      };
       expect(postgresService.type).toBe('ClusterIP');
       expect(postgresService.ports.find((p) => p.name === 'postgres')?.port).toBe(5432);
     });
 
     it('shutdown fits the grace period: preStop + SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS < terminationGracePeriodSeconds', async () => {
       const config = await appConfigIn(objectsOf(environment));
-      const spec = (find(objectsOf(environment), 'Deployment', 'python-api').spec as { template: PodTemplate }).template.spec;
+      const spec = (find(objectsOf(environment), 'Deployment', 'python-api').spec as { template: PodTemplate }).template
+        .spec;
       const preStop = spec.containers[0]?.lifecycle?.preStop?.sleep?.seconds ?? 0;
       expect(preStop).toBeGreaterThan(0);
       const needed = preStop + (config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS) / 1000;
@@ -340,7 +380,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
     it('the Ingress limits agree with the app: same body limit, a per-client rate no lower than the app allows', async () => {
       const config = await appConfigIn(objectsOf(environment));
       const notes = annotations(find(objectsOf(environment), 'Ingress', 'python-api'));
-      expect(notes['nginx.ingress.kubernetes.io/proxy-body-size']?.toLowerCase()).toBe(config.BODY_LIMIT.toLowerCase().replace(/b$/, ''));
+      expect(notes['nginx.ingress.kubernetes.io/proxy-body-size']?.toLowerCase()).toBe(
+        config.BODY_LIMIT.toLowerCase().replace(/b$/, ''),
+      );
       const perMinute = Number(notes['nginx.ingress.kubernetes.io/limit-rpm']);
       expect(perMinute).toBeGreaterThanOrEqual((config.RATE_LIMIT_MAX * 60_000) / config.RATE_LIMIT_WINDOW_MS);
       // nginx closes idle upstream connections at 60 s; the app must keep them longer.
@@ -350,7 +392,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
     it('the database connection budget holds at the HPA maximum plus rollout surge', async () => {
       const config = await appConfigIn(objectsOf(environment));
       const hpa = find(objectsOf(environment), 'HorizontalPodAutoscaler', 'python-api').spec as { maxReplicas: number };
-      const deployment = find(objectsOf(environment), 'Deployment', 'python-api').spec as { strategy: { rollingUpdate: { maxSurge: string } } };
+      const deployment = find(objectsOf(environment), 'Deployment', 'python-api').spec as {
+        strategy: { rollingUpdate: { maxSurge: string } };
+      };
       const surge = Math.ceil((hpa.maxReplicas * parseInt(deployment.strategy.rollingUpdate.maxSurge, 10)) / 100);
       // PostgreSQL's default max_connections (100) minus its 3 superuser slots, minus the
       // exporter and the migration Job (1 each) and 10 for people with psql.
@@ -359,7 +403,7 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
   });
 
   describe('the plan and the contract', () => {
-    it('keeps the plan\'s shapes: StatefulSet with 5Gi RWO, RollingUpdate 25%, HPA on CPU 70% and memory 80%', () => {
+    it("keeps the plan's shapes: StatefulSet with 5Gi RWO, RollingUpdate 25%, HPA on CPU 70% and memory 80%", () => {
       const objects = objectsOf(environment);
       const statefulSet = find(objects, 'StatefulSet', 'postgres').spec as {
         replicas: number;
@@ -372,7 +416,10 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       expect(statefulSet.volumeClaimTemplates[0]?.spec.resources.requests.storage).toBe('5Gi');
 
       const deployment = find(objects, 'Deployment', 'python-api').spec as { strategy: unknown };
-      expect(deployment.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } });
+      expect(deployment.strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' },
+      });
 
       const hpa = find(objects, 'HorizontalPodAutoscaler', 'python-api').spec as {
         metrics: { resource: { name: string; target: { averageUtilization: number } } }[];
@@ -393,12 +440,20 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
 
     it('every object carries the recommended labels and sits in python-api-ns', () => {
       for (const object of objectsOf(environment)) {
-        expect({ object: id(object), name: labels(object)['app.kubernetes.io/name'], partOf: labels(object)['app.kubernetes.io/part-of'] }).toEqual({
+        expect({
+          object: id(object),
+          name: labels(object)['app.kubernetes.io/name'],
+          partOf: labels(object)['app.kubernetes.io/part-of'],
+        }).toEqual({
           object: id(object),
           name: expect.any(String),
           partOf: 'python-api',
         });
-        if (object.kind !== 'Namespace') expect({ object: id(object), ns: object.metadata.namespace }).toEqual({ object: id(object), ns: 'python-api-ns' });
+        if (object.kind !== 'Namespace')
+          expect({ object: id(object), ns: object.metadata.namespace }).toEqual({
+            object: id(object),
+            ns: 'python-api-ns',
+          });
       }
     });
 
@@ -410,9 +465,18 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
     it('every object has the Argo CD sync wave the contract gives its role', () => {
       const expected = (object: KubeObject): string => {
         const component = labels(object)['app.kubernetes.io/component'];
-        if (object.kind === 'StatefulSet' || (object.kind === 'Service' && labels(object)['app.kubernetes.io/name'] === 'postgres')) return '-1';
+        if (
+          object.kind === 'StatefulSet' ||
+          (object.kind === 'Service' && labels(object)['app.kubernetes.io/name'] === 'postgres')
+        )
+          return '-1';
         if (object.kind === 'Job') return '0';
-        if (['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Ingress', 'Certificate'].includes(object.kind)) return '1';
+        if (
+          ['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Ingress', 'Certificate'].includes(
+            object.kind,
+          )
+        )
+          return '1';
         if (object.kind === 'Service' && component === 'api') return '1';
         // Namespace, ConfigMaps, Secrets, ServiceAccounts, RBAC, NetworkPolicies, Issuer.
         return '-2';
@@ -431,23 +495,42 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       expect(container.image).toMatch(/^python-api-migrate:/);
     });
 
-    it('the Certificate is issued by the overlay\'s Issuer for the Ingress host', () => {
+    it("the Certificate is issued by the overlay's Issuer for the Ingress host", () => {
       const objects = objectsOf(environment);
-      const certificate = find(objects, 'Certificate', 'api-tls').spec as { secretName: string; dnsNames: string[]; issuerRef: { kind: string; name: string } };
+      const certificate = find(objects, 'Certificate', 'api-tls').spec as {
+        secretName: string;
+        dnsNames: string[];
+        issuerRef: { kind: string; name: string };
+      };
       find(objects, certificate.issuerRef.kind, certificate.issuerRef.name);
-      const ingress = find(objects, 'Ingress', 'python-api').spec as { tls: { hosts: string[]; secretName: string }[]; rules: { host: string }[] };
+      const ingress = find(objects, 'Ingress', 'python-api').spec as {
+        tls: { hosts: string[]; secretName: string }[];
+        rules: { host: string }[];
+      };
       expect(ingress.tls[0]?.secretName).toBe(certificate.secretName);
       expect(ingress.tls[0]?.hosts).toEqual(certificate.dnsNames);
       expect(ingress.rules.map((r) => r.host)).toEqual(certificate.dnsNames);
     });
 
     it('the developer Role reads workloads and logs and may exec, but can never read Secrets', () => {
-      const role = find(objectsOf(environment), 'Role', 'developer') as KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
-      const can = (resource: string, verb: string) => role.rules.some((r) => (r.resources.includes(resource) || r.resources.includes('*')) && (r.verbs.includes(verb) || r.verbs.includes('*')));
-      for (const resource of ['pods', 'deployments', 'statefulsets', 'jobs', 'pods/log']) expect([resource, can(resource, 'get')]).toEqual([resource, true]);
+      const role = find(objectsOf(environment), 'Role', 'developer') as KubeObject & {
+        rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+      };
+      const can = (resource: string, verb: string) =>
+        role.rules.some(
+          (r) =>
+            (r.resources.includes(resource) || r.resources.includes('*')) &&
+            (r.verbs.includes(verb) || r.verbs.includes('*')),
+        );
+      for (const resource of ['pods', 'deployments', 'statefulsets', 'jobs', 'pods/log'])
+        expect([resource, can(resource, 'get')]).toEqual([resource, true]);
       expect(can('pods/exec', 'create')).toBe(true);
-      for (const verb of ['get', 'list', 'watch']) expect(['secrets', verb, can('secrets', verb)]).toEqual(['secrets', verb, false]);
-      const binding = find(objectsOf(environment), 'RoleBinding', 'developer') as KubeObject & { roleRef: { name: string }; subjects: { kind: string }[] };
+      for (const verb of ['get', 'list', 'watch'])
+        expect(['secrets', verb, can('secrets', verb)]).toEqual(['secrets', verb, false]);
+      const binding = find(objectsOf(environment), 'RoleBinding', 'developer') as KubeObject & {
+        roleRef: { name: string };
+        subjects: { kind: string }[];
+      };
       expect(binding.roleRef.name).toBe('developer');
       expect(binding.subjects.map((s) => s.kind)).toEqual(['Group']);
     });
@@ -455,15 +538,20 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
 });
 
 describe('differences between the environments', () => {
-  const spec = (environment: Environment, kind: string, name: string) => find(objectsOf(environment), kind, name).spec as Record<string, unknown>;
+  const spec = (environment: Environment, kind: string, name: string) =>
+    find(objectsOf(environment), kind, name).spec as Record<string, unknown>;
 
   it('dev exposes app-service as a NodePort, staging and prod as a LoadBalancer', () => {
-    expect(ENVIRONMENTS.map((e) => spec(e, 'Service', 'app-service').type)).toEqual(['NodePort', 'LoadBalancer', 'LoadBalancer']);
+    expect(ENVIRONMENTS.map((e) => spec(e, 'Service', 'app-service').type)).toEqual([
+      'NodePort',
+      'LoadBalancer',
+      'LoadBalancer',
+    ]);
   });
 
   it('dev uses a self-signed issuer and api.local; staging and prod use ACME for their own hosts', () => {
     expect(spec('dev', 'Issuer', 'api-issuer')).toEqual({ selfSigned: {} });
-    expect((spec('dev', 'Certificate', 'api-tls').dnsNames as string[])).toEqual(['api.local']);
+    expect(spec('dev', 'Certificate', 'api-tls').dnsNames as string[]).toEqual(['api.local']);
     const acme = (e: Environment) => (spec(e, 'Issuer', 'api-issuer').acme as { server: string }).server;
     expect(acme('staging')).toMatch(/staging/);
     expect(acme('prod')).not.toMatch(/staging/);
@@ -473,11 +561,16 @@ describe('differences between the environments', () => {
     const minReplicas = ENVIRONMENTS.map((e) => spec(e, 'HorizontalPodAutoscaler', 'python-api').minReplicas);
     expect(minReplicas).toEqual([1, 2, 3]);
     const apiCpu = ENVIRONMENTS.map((e) =>
-      quantity(((spec(e, 'Deployment', 'python-api').template as PodTemplate).spec.containers[0]?.resources?.requests?.cpu) ?? '0'),
+      quantity(
+        (spec(e, 'Deployment', 'python-api').template as PodTemplate).spec.containers[0]?.resources?.requests?.cpu ??
+          '0',
+      ),
     );
     expect(apiCpu[0]).toBeLessThan(apiCpu[1] as number);
     expect(apiCpu[1]).toBeLessThanOrEqual(apiCpu[2] as number);
-    const passwords = ENVIRONMENTS.map((e) => dataOf(find(objectsOf(e), 'Secret', 'postgres-secret')).POSTGRES_PASSWORD);
+    const passwords = ENVIRONMENTS.map(
+      (e) => dataOf(find(objectsOf(e), 'Secret', 'postgres-secret')).POSTGRES_PASSWORD,
+    );
     expect(new Set(passwords).size).toBe(3);
   });
 });

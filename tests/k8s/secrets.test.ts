@@ -33,7 +33,12 @@ const trackedFiles = () =>
 const creationRules = async (root = REPO_ROOT) =>
   (parse(await readFile(path.join(root, '.sops.yaml'), 'utf8')) as { creation_rules: CreationRule[] }).creation_rules;
 
-const recipientsOf = (rule: CreationRule | undefined) => (rule?.age ?? '').split(',').map((r) => r.trim()).filter(Boolean).sort();
+const recipientsOf = (rule: CreationRule | undefined) =>
+  (rule?.age ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .sort();
 
 describe('secrets committed to git', () => {
   it('every Secret with a value in any tracked YAML file is SOPS-encrypted', async () => {
@@ -44,8 +49,11 @@ describe('secrets committed to git', () => {
       for (const doc of parseAllDocuments(text)) {
         const object = doc.toJS() as SopsFile | null;
         if (object?.kind !== 'Secret') continue;
-        const values = Object.values({ ...(object.data ?? {}), ...(object.stringData ?? {}) }).filter((v) => String(v) !== '');
-        if (values.length > 0 && (!object.sops || values.some((v) => !ENC_VALUE.test(String(v))))) plain.push(`${file}: ${object.metadata?.name}`);
+        const values = Object.values({ ...(object.data ?? {}), ...(object.stringData ?? {}) }).filter(
+          (v) => String(v) !== '',
+        );
+        if (values.length > 0 && (!object.sops || values.some((v) => !ENC_VALUE.test(String(v)))))
+          plain.push(`${file}: ${object.metadata?.name}`);
       }
     }
     expect(plain).toEqual([]);
@@ -57,13 +65,17 @@ describe('secrets committed to git', () => {
 
     it('holds postgres-secret and app-secret, both listed in the KSOPS generator', async () => {
       expect(files().sort()).toEqual([`${dir}/app-secret.sops.yaml`, `${dir}/postgres-secret.sops.yaml`]);
-      const generator = parse(await readFile(path.join(REPO_ROOT, `gitops/overlays/${environment}/secret-generator.yaml`), 'utf8')) as {
+      const generator = parse(
+        await readFile(path.join(REPO_ROOT, `gitops/overlays/${environment}/secret-generator.yaml`), 'utf8'),
+      ) as {
         apiVersion: string;
         kind: string;
         files: string[];
       };
       expect([generator.apiVersion, generator.kind]).toEqual(['viaduct.ai/v1', 'ksops']);
-      expect(generator.files.map((f) => path.posix.join(`gitops/overlays/${environment}`, f)).sort()).toEqual(files().sort());
+      expect(generator.files.map((f) => path.posix.join(`gitops/overlays/${environment}`, f)).sort()).toEqual(
+        files().sort(),
+      );
     });
 
     it('encrypts every value (ENC[...]), keeps a MAC and encrypts only data/stringData', async () => {
@@ -94,7 +106,9 @@ describe('secrets committed to git', () => {
 
   it('each environment has its own recipients', async () => {
     const rules = await creationRules();
-    const perEnvironment = ENVIRONMENTS.map((e) => recipientsOf(rules.find((r) => r.path_regex.includes(`overlays/${e}/`))).join(','));
+    const perEnvironment = ENVIRONMENTS.map((e) =>
+      recipientsOf(rules.find((r) => r.path_regex.includes(`overlays/${e}/`))).join(','),
+    );
     expect(new Set(perEnvironment).size).toBe(ENVIRONMENTS.length);
   });
 
@@ -108,15 +122,21 @@ describe('secrets committed to git', () => {
 describe('gitleaks', () => {
   it('finds nothing in the git history', async () => {
     const result = await run(tool('gitleaks'), ['git', '--no-banner', '--redact', '--exit-code', '1', REPO_ROOT]);
-    expect({ code: result.code, output: result.code === 0 ? '' : result.stdout + result.stderr }).toEqual({ code: 0, output: '' });
+    expect({ code: result.code, output: result.code === 0 ? '' : result.stdout + result.stderr }).toEqual({
+      code: 0,
+      output: '',
+    });
   }, 120_000);
 
   it('does find a private age key committed to a repository (the scan is live)', async () => {
     const repo = await mkdtemp(path.join(os.tmpdir(), 'gitleaks-control-'));
     try {
-      const key = (await runOk(tool('age-keygen'), [])).split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1')) as string;
+      const key = (await runOk(tool('age-keygen'), []))
+        .split('\n')
+        .find((l) => l.startsWith('AGE-SECRET-KEY-1')) as string;
       await writeFile(path.join(repo, 'leak.txt'), `${key}\n`);
-      const git = (...args: string[]) => runOk('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo });
+      const git = (...args: string[]) =>
+        runOk('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo });
       await git('init', '-q');
       await git('add', 'leak.txt');
       await git('commit', '-q', '-m', 'leak');
@@ -131,11 +151,17 @@ describe('gitleaks', () => {
 describe('scripts/secrets, end to end on ephemeral keys', () => {
   let tree: RenderTree;
   const script = (name: string) => path.join(tree.dir, 'scripts', 'secrets', name);
-  const secretFile = (env: string, name: string) => path.join(tree.dir, 'gitops', 'overlays', env, 'secrets', `${name}.sops.yaml`);
+  const secretFile = (env: string, name: string) =>
+    path.join(tree.dir, 'gitops', 'overlays', env, 'secrets', `${name}.sops.yaml`);
   const keyFile = (env: string) => path.join(tree.keyDir, `python-api-${env}.agekey`);
   const decrypt = async (env: string, name: string, key = keyFile(env)) =>
-    (parse(await runOk(tool('sops'), ['decrypt', secretFile(env, name)], { env: tree.env({ SOPS_AGE_KEY_FILE: key }) })) as SopsFile).stringData ?? {};
-  const sh = (name: string, ...args: string[]) => run('bash', [script(name), ...args], { cwd: tree.dir, env: tree.env() });
+    (
+      parse(
+        await runOk(tool('sops'), ['decrypt', secretFile(env, name)], { env: tree.env({ SOPS_AGE_KEY_FILE: key }) }),
+      ) as SopsFile
+    ).stringData ?? {};
+  const sh = (name: string, ...args: string[]) =>
+    run('bash', [script(name), ...args], { cwd: tree.dir, env: tree.env() });
 
   beforeAll(async () => {
     // Creates keys and secrets for every environment through age-key/set-recipients/new-secrets.
@@ -186,7 +212,10 @@ describe('scripts/secrets, end to end on ephemeral keys', () => {
 
   it('a given password is URL-encoded in DATABASE_URL', async () => {
     const password = 'p@ss:w/rd?#%&= with spaces';
-    const result = await run('bash', [script('new-secrets.sh'), 'prod', '--force'], { cwd: tree.dir, env: tree.env({ POSTGRES_PASSWORD: password }) });
+    const result = await run('bash', [script('new-secrets.sh'), 'prod', '--force'], {
+      cwd: tree.dir,
+      env: tree.env({ POSTGRES_PASSWORD: password }),
+    });
     expect(result.code).toBe(0);
     const app = await decrypt('prod', 'app-secret');
     expect(app.DATABASE_URL).toContain(encodeURIComponent(password));
@@ -194,7 +223,7 @@ describe('scripts/secrets, end to end on ephemeral keys', () => {
     expect((await decrypt('prod', 'postgres-secret')).POSTGRES_PASSWORD).toBe(password);
   });
 
-  it('another environment\'s key cannot decrypt an environment\'s secrets', async () => {
+  it("another environment's key cannot decrypt an environment's secrets", async () => {
     await expect(decrypt('dev', 'postgres-secret', keyFile('prod'))).rejects.toThrow(/exited/);
   });
 
@@ -234,7 +263,10 @@ describe('scripts/secrets, end to end on ephemeral keys', () => {
     // A non-interactive $EDITOR: changes the log-in user in place.
     await writeFile(editor, '#!/bin/sh\nsed -i "s/POSTGRES_USER: .*/POSTGRES_USER: edited_user/" "$1"\n');
     await chmod(editor, 0o755);
-    const result = await run('bash', [script('edit.sh'), 'dev', 'postgres-secret'], { cwd: tree.dir, env: tree.env({ EDITOR: editor }) });
+    const result = await run('bash', [script('edit.sh'), 'dev', 'postgres-secret'], {
+      cwd: tree.dir,
+      env: tree.env({ EDITOR: editor }),
+    });
     expect(result.code).toBe(0);
     expect((await decrypt('dev', 'postgres-secret')).POSTGRES_USER).toBe('edited_user');
     const file = parse(await readFile(secretFile('dev', 'postgres-secret'), 'utf8')) as SopsFile;
@@ -244,7 +276,11 @@ describe('scripts/secrets, end to end on ephemeral keys', () => {
   it('argocd-key.sh --print emits the sops-age Secret whose keys.txt decrypts the environment', async () => {
     const result = await sh('argocd-key.sh', '--print', 'dev', 'prod');
     expect(result.code).toBe(0);
-    const secret = parse(result.stdout) as { kind: string; metadata: { name: string; namespace: string }; data: Record<string, string> };
+    const secret = parse(result.stdout) as {
+      kind: string;
+      metadata: { name: string; namespace: string };
+      data: Record<string, string>;
+    };
     expect([secret.kind, secret.metadata.name, secret.metadata.namespace]).toEqual(['Secret', 'sops-age', 'argocd']);
     const keys = path.join(tree.dir, 'argocd-keys.txt');
     await writeFile(keys, Buffer.from(secret.data['keys.txt'] as string, 'base64'));

@@ -45,7 +45,12 @@ export interface KubeApiServer {
   /** A kubeconfig file for kubectl (cluster-admin through a static token). */
   readonly kubeconfig: string;
   /** Raw authenticated request; body is sent as JSON unless it is a string. */
-  request(method: string, urlPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: unknown; warnings: string[] }>;
+  request(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ status: number; body: unknown; warnings: string[] }>;
   /** Server-side apply for real. Throws when the server rejects the object. */
   apply(object: KubeObject): Promise<ApplyResult>;
   /** Server-side apply with dryRun=All and fieldValidation=Strict: nothing is stored. */
@@ -71,7 +76,10 @@ export function crdFiles(asset: string): string[] {
   } catch {
     throw new Error(`${dir} is missing: run \`bash scripts/install-tools.sh ${asset}\``);
   }
-  return names.filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => path.join(dir, name));
+  return names
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => path.join(dir, name));
 }
 
 /** Parses a multi-document YAML stream into objects, skipping empty documents. */
@@ -91,7 +99,9 @@ function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -208,7 +218,9 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
           headers: {
             authorization: `Bearer ${token}`,
             accept: 'application/json',
-            ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
           },
         },
         (res) => {
@@ -251,7 +263,10 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
   // Wait for /readyz (etcd up, CRD/RBAC bootstrap done).
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
   for (;;) {
-    for (const [name, child] of [['etcd', etcd], ['kube-apiserver', apiserver]] as const) {
+    for (const [name, child] of [
+      ['etcd', etcd],
+      ['kube-apiserver', apiserver],
+    ] as const) {
       if (child.exitCode !== null) {
         const log = tail(path.join(dir, `${name}.log`));
         await stop();
@@ -295,7 +310,8 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
       const answer = await request('GET', base);
       if (answer.status !== 200) throw new Error(`the API server does not serve ${apiVersion} (HTTP ${answer.status})`);
       kinds = new Map();
-      const list = (answer.body as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? [];
+      const list =
+        (answer.body as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? [];
       for (const r of list) if (!r.name.includes('/')) kinds.set(r.kind, { name: r.name, namespaced: r.namespaced });
       discovered.set(apiVersion, kinds);
     }
@@ -314,7 +330,13 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
     const base = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
     const namespace = object.metadata.namespace;
     if (info.namespaced && !namespace) {
-      return { status: 400, accepted: false, message: `${object.kind}/${object.metadata.name} has no namespace`, warnings: [], body: undefined };
+      return {
+        status: 400,
+        accepted: false,
+        message: `${object.kind}/${object.metadata.name} has no namespace`,
+        warnings: [],
+        body: undefined,
+      };
     }
     const scope = info.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? '')}` : '';
     const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: 'Strict', force: 'true' });
@@ -337,13 +359,19 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
   }
 
   async function installCrds(files: readonly string[]): Promise<void> {
-    const crds = files.flatMap((file) => parseObjects(readFileSync(file, 'utf8'))).filter((o) => o.kind === 'CustomResourceDefinition');
+    const crds = files
+      .flatMap((file) => parseObjects(readFileSync(file, 'utf8')))
+      .filter((o) => o.kind === 'CustomResourceDefinition');
     await Promise.all(crds.map((crd) => apply(crd)));
     for (const crd of crds) {
       const until = Date.now() + 30_000;
       for (;;) {
-        const answer = await request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
-        const conditions = ((answer.body as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? []);
+        const answer = await request(
+          'GET',
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+        );
+        const conditions =
+          (answer.body as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
         if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) break;
         if (Date.now() > until) throw new Error(`CRD ${crd.metadata.name} not established after 30 s`);
         await sleep(100);

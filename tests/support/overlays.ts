@@ -56,7 +56,11 @@ export async function prepareRenderTree(): Promise<RenderTree> {
   }
 
   const env = (extra: NodeJS.ProcessEnv = {}) =>
-    toolsEnv({ SOPS_AGE_KEY_DIR: keyDir, ...extra, PATH: `${binDir}${path.delimiter}${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ''}` });
+    toolsEnv({
+      SOPS_AGE_KEY_DIR: keyDir,
+      ...extra,
+      PATH: `${binDir}${path.delimiter}${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
+    });
 
   const script = (name: string) => path.join(dir, 'scripts', 'secrets', name);
   for (const environment of ENVIRONMENTS) {

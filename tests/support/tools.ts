@@ -64,7 +64,9 @@ export function run(file: string, args: readonly string[], options: RunOptions =
 export async function runOk(file: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
   const result = await run(file, args, options);
   if (result.code !== 0) {
-    throw new Error(`${path.basename(file)} ${args.join(' ')} exited ${result.code}:\n${result.stderr || result.stdout}`);
+    throw new Error(
+      `${path.basename(file)} ${args.join(' ')} exited ${result.code}:\n${result.stderr || result.stdout}`,
+    );
   }
   return result.stdout;
 }
