@@ -1,0 +1,125 @@
+// The AppProjects really contain what they are meant to contain. This evaluates Argo CD's
+// project rules (source repositories, destinations, cluster- and namespace-scoped kind lists)
+// against every Application and every object each Application renders, the way the
+// application controller checks them before a sync.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { KubeObject } from '../support/kube-apiserver.js';
+import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
+import { ENVIRONMENTS, find, isApplication, render, sourcesOf, type Application, type AppProject } from './helpers.js';
+
+jest.setTimeout(180_000);
+
+const IN_CLUSTER = 'https://kubernetes.default.svc';
+// Cluster-scoped kinds among everything rendered here (the API server test confirms the scope).
+const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+
+/** Argo CD's glob matching for sourceRepos / destinations ('*' and literal). */
+const globMatch = (pattern: string, value: string) =>
+  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value);
+
+const groupOf = (object: KubeObject) => (object.apiVersion.includes('/') ? object.apiVersion.split('/')[0]! : '');
+
+/** Why the project refuses the object, or null when it admits it. */
+function refusal(project: AppProject, app: Application, object: KubeObject): string | null {
+  const group = groupOf(object);
+  const listed = (list: { group: string; kind: string }[] | undefined) =>
+    (list ?? []).some((entry) => globMatch(entry.group, group) && globMatch(entry.kind, object.kind));
+  const id = `${object.kind}/${object.metadata.name}`;
+  if (CLUSTER_SCOPED.has(object.kind)) {
+    return listed(project.spec.clusterResourceWhitelist) ? null : `${id}: cluster-scoped kind not in clusterResourceWhitelist`;
+  }
+  const whitelist = project.spec.namespaceResourceWhitelist;
+  if (whitelist && whitelist.length > 0 && !listed(whitelist)) return `${id}: kind not in namespaceResourceWhitelist`;
+  const namespace = object.metadata.namespace ?? app.spec.destination.namespace;
+  const server = app.spec.destination.server ?? IN_CLUSTER;
+  const allowed = (project.spec.destinations ?? []).some((d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, namespace));
+  return allowed ? null : `${id}: namespace ${namespace} is not a destination of project ${project.metadata.name}`;
+}
+
+function admitsApplication(project: AppProject, app: Application): string[] {
+  const problems: string[] = [];
+  for (const source of sourcesOf(app)) {
+    if (!(project.spec.sourceRepos ?? []).some((repo) => globMatch(repo, source.repoURL))) problems.push(`source ${source.repoURL} not in sourceRepos`);
+  }
+  const server = app.spec.destination.server ?? IN_CLUSTER;
+  if (!(project.spec.destinations ?? []).some((d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, app.spec.destination.namespace))) {
+    problems.push(`destination ${server} ${app.spec.destination.namespace} not allowed`);
+  }
+  return problems;
+}
+
+let tree: RenderTree;
+let projects: Map<string, AppProject>;
+
+beforeAll(async () => {
+  tree = await prepareRenderTree();
+  projects = new Map((await render('argocd')).filter((o) => o.kind === 'AppProject').map((p) => [p.metadata.name, p as AppProject]));
+});
+afterAll(async () => {
+  await tree?.cleanup();
+});
+
+/** What an Application deploys, rendered; null for third-party charts (not renderable offline). */
+async function renderedBy(app: Application, env: string): Promise<KubeObject[] | null> {
+  const own = sourcesOf(app).find((s) => s.path);
+  if (!own?.path) return null;
+  if (own.path === `gitops/overlays/${env}`) return tree.objects(env as (typeof ENVIRONMENTS)[number]);
+  return render(own.path);
+}
+
+describe('the default project', () => {
+  it('admits nothing, so an Application that forgets its project cannot deploy', () => {
+    const project = projects.get('default')!;
+    expect(project.spec.sourceRepos ?? []).toEqual([]);
+    expect(project.spec.destinations ?? []).toEqual([]);
+  });
+});
+
+describe.each(ENVIRONMENTS)('in the %s cluster', (env) => {
+  it('every Application names a project that admits its sources and destination', async () => {
+    for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
+      const project = projects.get(app.spec.project);
+      expect([app.metadata.name, project ? 'found' : 'missing']).toEqual([app.metadata.name, 'found']);
+      expect([app.metadata.name, admitsApplication(project!, app)]).toEqual([app.metadata.name, []]);
+    }
+  });
+
+  it("every object an Application renders is admitted by its project's kinds and destinations", async () => {
+    let checked = 0;
+    for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
+      const objects = await renderedBy(app, env);
+      if (!objects) continue;
+      const problems = objects.map((o) => refusal(projects.get(app.spec.project)!, app, o)).filter(Boolean);
+      expect([app.metadata.name, problems]).toEqual([app.metadata.name, []]);
+      checked += objects.length;
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it('nothing lands in the default namespace', async () => {
+    for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
+      expect(app.spec.destination.namespace).not.toBe('default');
+      for (const object of (await renderedBy(app, env)) ?? []) expect(object.metadata.namespace).not.toBe('default');
+    }
+  });
+});
+
+describe('the python-api project', () => {
+  const app = async () => find<Application>(await render('gitops/apps/dev'), 'Application', 'python-api-dev');
+  const deployment = (namespace?: string): KubeObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', ...(namespace ? { namespace } : {}) } });
+
+  it('refuses another namespace, a kind it does not use, and cluster-wide RBAC', async () => {
+    const project = projects.get('python-api')!;
+    expect(refusal(project, await app(), deployment('python-api-ns'))).toBeNull();
+    expect(refusal(project, await app(), deployment('default'))).toMatch(/not a destination/);
+    expect(refusal(project, await app(), { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'x' } })).toMatch(/namespaceResourceWhitelist/);
+    expect(refusal(project, await app(), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } })).toMatch(/clusterResourceWhitelist/);
+  });
+
+  it('only takes sources from this repository', async () => {
+    const project = projects.get('python-api')!;
+    expect(project.spec.sourceRepos).toHaveLength(1);
+    const chart = { ...(await app()), spec: { ...(await app()).spec, source: { repoURL: 'https://charts.example.org', chart: 'x', targetRevision: '1.0.0' } } } as Application;
+    expect(admitsApplication(project, chart)).toEqual(['source https://charts.example.org not in sourceRepos']);
+  });
+});
