@@ -1,30 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import ignore from '@balena/dockerignore';
-import { copyParts, flags, keyword, parseDockerfile, repoRoot } from './lib/dockerfile.js';
+import { contextFiles as listContextFiles, covers, inContext, repoFiles as listRepoFiles } from './lib/context.js';
+import { copyParts, flags, keyword, parseDockerfile } from './lib/dockerfile.js';
 
-// Docker's own matching rules (balena's port of the engine's pattern matcher).
-const dockerignore = ignore().add(readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8'));
-const inContext = (file: string) => !dockerignore.ignores(file);
-
-// Files of this checkout, tracked or not (but not git-ignored), as a build would see them.
-const repoFiles = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
-  cwd: repoRoot,
-  encoding: 'utf8',
-})
-  .split('\n')
-  .filter(Boolean);
-const contextFiles = repoFiles.filter(inContext);
-
-/** Does a COPY source (a file, a folder or a filepath.Match glob) cover this file? */
-function covers(source: string, file: string): boolean {
-  const clean = source.replace(/^\.\//, '').replace(/\/$/, '');
-  if (!/[*?[]/.test(clean)) return file === clean || file.startsWith(`${clean}/`);
-  const pattern = clean.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${pattern}(/.*)?$`).test(file);
-}
+const repoFiles = listRepoFiles();
+const contextFiles = listContextFiles();
 
 describe('.dockerignore', () => {
   it.each([
