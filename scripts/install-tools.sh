@@ -1,0 +1,496 @@
+#!/usr/bin/env bash
+# Installs the pinned Go-built tools into <repo>/.tools/bin and the upstream assets
+# (CRDs, Argo CD install manifest) into <repo>/.tools/assets.
+#
+#   scripts/install-tools.sh                 # everything
+#   scripts/install-tools.sh kustomize sops  # only these (tool, binary or asset names)
+#   scripts/install-tools.sh --list          # what can be named
+#
+# Versions come from tools/versions.env and nowhere else. Every built binary is cached
+# outside the repository, keyed by tool and version, so a second clone on the same
+# machine only links the cached files. See docs/tools.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../tools/versions.env
+source "$ROOT/tools/versions.env"
+
+BIN_DIR="$ROOT/.tools/bin"
+ASSET_DIR="$ROOT/.tools/assets"
+CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-tools}"
+
+# Builds use the machine's Go, its module cache and its build cache. GOTOOLCHAIN=local
+# makes a pin that needs a newer Go fail here instead of silently fetching a toolchain.
+export GOTOOLCHAIN=local
+GO_LDFLAGS_BASE="-s -w"
+
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm)
+# Built one after another, never in parallel: each takes minutes of both cores.
+HEAVY_TOOLS=(kubernetes etcd promtool tilt kwok)
+ASSETS=(argocd prometheus-operator-crds cert-manager-crds)
+# Pinned but not installable here (see tools/versions.env); only built when named.
+UNAVAILABLE_TOOLS=(ksops)
+
+log() { printf '%s\n' "$*"; }
+die() { printf 'install-tools: ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s; }
+
+CURRENT="(setup)"
+trap 'rc=$?; if [[ $rc -ne 0 ]]; then printf "install-tools: FAILED while installing %s (exit %s)\n" "$CURRENT" "$rc" >&2; fi' EXIT
+
+command -v go >/dev/null 2>&1 || die "go is not on PATH; it is needed to build the tools"
+
+# --------------------------------------------------------------------------------------
+# Tool table: version, binaries, how to print the version (checked after each build).
+# --------------------------------------------------------------------------------------
+tool_version() {
+  case "$1" in
+    kustomize) echo "$KUSTOMIZE_VERSION" ;;
+    sops) echo "$SOPS_VERSION" ;;
+    age) echo "$AGE_VERSION" ;;
+    ksops) echo "$KSOPS_VERSION" ;;
+    kubeconform) echo "$KUBECONFORM_VERSION" ;;
+    yq) echo "$YQ_VERSION" ;;
+    kube-score) echo "$KUBE_SCORE_VERSION" ;;
+    gitleaks) echo "$GITLEAKS_VERSION" ;;
+    actionlint) echo "$ACTIONLINT_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    promtool) echo "$PROMETHEUS_VERSION" ;;
+    tilt) echo "$TILT_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    argocd) echo "$ARGOCD_VERSION" ;;
+    prometheus-operator-crds) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
+    cert-manager-crds) echo "$CERT_MANAGER_VERSION" ;;
+    *) return 1 ;;
+  esac
+}
+
+tool_binaries() {
+  case "$1" in
+    age) echo "age age-keygen" ;;
+    kubernetes) echo "kube-apiserver kubectl" ;;
+    kwok) echo "kwok kwokctl" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Prints the version line of one binary; the output must contain the pinned version.
+version_of() {
+  local bin="$1" path="$2"
+  case "$bin" in
+    kustomize) "$path" version ;;
+    sops) "$path" --disable-version-check --version ;;
+    age | age-keygen) "$path" --version ;;
+    kubeconform) "$path" -v ;;
+    yq) "$path" --version ;;
+    kube-score | gitleaks | tilt) "$path" version ;;
+    actionlint) "$path" --version ;;
+    helm) "$path" version --short ;;
+    kube-apiserver | etcd | promtool | kwok | kwokctl) "$path" --version ;;
+    kubectl) "$path" version --client ;;
+    *) return 1 ;;
+  esac
+}
+
+# Version string the binary reports (module versions are not always the product version).
+expected_version() {
+  local tool="$1" v
+  v="$(tool_version "$tool")"
+  case "$tool" in
+    promtool) prometheus_release "$v" ;;
+    *) echo "${v#v}" ;;
+  esac
+}
+
+# Prometheus tags v3.X.Y are published as Go module versions v0.3XX.Y.
+prometheus_release() {
+  local v="${1#v0.}" minor patch
+  minor="${v%%.*}"
+  patch="${v#*.}"
+  [[ "$minor" =~ ^3[0-9][0-9]$ ]] || die "unexpected Prometheus module version $1 (want v0.3XX.Y)"
+  echo "3.$((10#${minor:1})).$patch"
+}
+
+# --------------------------------------------------------------------------------------
+# Build helpers. Each build_<tool> receives an empty output directory for its binaries.
+# --------------------------------------------------------------------------------------
+
+# go install PKG@VERSION... into $out (all packages from one module version).
+go_install() {
+  local out="$1" ldflags="$2"
+  shift 2
+  GOBIN="$out" CGO_ENABLED="${CGO_ENABLED:-0}" go install -trimpath -ldflags "$GO_LDFLAGS_BASE $ldflags" "$@"
+}
+
+# Prints the replace directives of a downloaded module's go.mod, one per line:
+# "OLD[@OLDVER] NEW[@NEWVER]" (NEW without version = a local path).
+module_replaces() {
+  local gomod="$1"
+  awk '
+    { sub(/\/\/.*/, "") }
+    /^replace[ \t]*\($/ { block = 1; next }
+    block && /^\)/ { block = 0; next }
+    /^replace[ \t]/ { sub(/^replace[ \t]+/, ""); line(); next }
+    block && /=>/ { line() }
+    function line(   n, t, i, arrow, old, new) {
+      n = split($0, t, /[ \t]+/)
+      old = ""; new = ""; arrow = 0
+      for (i = 1; i <= n; i++) {
+        if (t[i] == "") continue
+        if (t[i] == "=>") { arrow = 1; continue }
+        if (!arrow) old = old (old == "" ? "" : "@") t[i]
+        else new = new (new == "" ? "" : "@") t[i]
+      }
+      if (old != "" && new != "") print old, new
+    }
+  ' "$gomod"
+}
+
+# Downloads MODULE@VERSION into the module cache and prints one field of its JSON (Dir, GoMod).
+module_field() {
+  local mod="$1" field="$2" json
+  json="$(cd "$CACHE_DIR" && go mod download -json "$mod")" || die "cannot download $mod: $(printf '%s' "$json" | sed -n 's/^\t"Error": //p')"
+  printf '%s\n' "$json" | sed -n "s/^\t\"$field\": \"\(.*\)\",\{0,1\}$/\1/p"
+}
+
+# Wrapper module: `go mod init`, copy/derive the upstream replace directives, `go get -tool`,
+# `go build`. Needed where the upstream main module carries replace directives, which
+# `go install pkg@version` refuses.
+#   wrapper_build OUT MODULE VERSION REPLACES "PKG=BIN ..." LDFLAGS
+# REPLACES: none | copy (copy versioned replaces) | k8s-staging (copy versioned ones and map
+# ./staging/src/k8s.io/X to the published k8s.io/X v0.<minor>.<patch>).
+wrapper_build() {
+  local out="$1" module="$2" version="$3" replaces="$4" targets="$5" ldflags="$6"
+  local work gomod old new staging_version pkg bin t rc=0
+  work="$(mktemp -d "$CACHE_DIR/.work-XXXXXX")"
+  # Not `( ... ) || rc=$?`: that would switch errexit off inside the subshell.
+  set +e
+  (
+    set -euo pipefail
+    cd "$work"
+    go mod init wrapper.invalid/tools >/dev/null 2>&1
+    if [[ "$replaces" != none ]]; then
+      gomod="$(module_field "$module@$version" GoMod)"
+      [[ -f "$gomod" ]] || die "no go.mod for $module@$version"
+      staging_version="v0.${version#v1.}"
+      while read -r old new; do
+        case "$new" in
+          ./staging/src/*)
+            [[ "$replaces" == k8s-staging ]] || die "unexpected local replace $old => $new in $module"
+            go mod edit -replace="$old=${old%@*}@$staging_version" ;;
+          ./* | ../*) die "cannot reproduce local replace $old => $new of $module" ;;
+          *) go mod edit -replace="$old=$new" ;;
+        esac
+      done < <(module_replaces "$gomod")
+    fi
+    local pkgs=()
+    for t in $targets; do pkgs+=("${t%%=*}@$version"); done
+    go get -tool "${pkgs[@]}"
+    for t in $targets; do
+      pkg="${t%%=*}"
+      bin="${t#*=}"
+      CGO_ENABLED="${CGO_ENABLED:-0}" go build -trimpath -ldflags "$GO_LDFLAGS_BASE $ldflags" -o "$out/$bin" "$pkg"
+    done
+  )
+  rc=$?
+  set -e
+  rm -rf "$work"
+  return "$rc"
+}
+
+build_kustomize() { go_install "$1" "" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"; }
+build_sops() { go_install "$1" "" "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"; }
+build_age() { go_install "$1" "" "filippo.io/age/cmd/age@$AGE_VERSION" "filippo.io/age/cmd/age-keygen@$AGE_VERSION"; }
+build_kubeconform() {
+  go_install "$1" "-X main.version=$KUBECONFORM_VERSION" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+}
+build_yq() { go_install "$1" "" "github.com/mikefarah/yq/v4@$YQ_VERSION"; }
+build_kube_score() {
+  go_install "$1" "-X main.version=$KUBE_SCORE_VERSION" "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+}
+build_gitleaks() {
+  go_install "$1" "-X github.com/zricethezav/gitleaks/v8/version.Version=$GITLEAKS_VERSION" \
+    "github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION"
+}
+build_actionlint() {
+  go_install "$1" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+}
+build_helm() {
+  go_install "$1" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+}
+build_ksops() {
+  go_install "$1" "" "github.com/viaduct-ai/kustomize-sops@$KSOPS_VERSION" ||
+    die "ksops $KSOPS_VERSION cannot be built: the Go module proxy does not serve github.com/viaduct-ai/kustomize-sops (see tools/versions.env)"
+}
+
+build_kubernetes() {
+  local v="$KUBERNETES_VERSION" minor flags="" key
+  minor="${v#v1.}"
+  minor="${minor%%.*}"
+  # What hack/lib/version.sh stamps into release builds; without it the binaries report
+  # v0.0.0-master, which breaks version-skew and emulation-version checks.
+  for key in "gitVersion=$v" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=1970-01-01T00:00:00Z"; do
+    flags+=" -X k8s.io/component-base/version.$key -X k8s.io/client-go/pkg/version.$key"
+  done
+  wrapper_build "$1" k8s.io/kubernetes "$v" k8s-staging \
+    "k8s.io/kubernetes/cmd/kube-apiserver=kube-apiserver k8s.io/kubernetes/cmd/kubectl=kubectl" "$flags"
+}
+build_etcd() {
+  # The server module's own replaces only point at sibling modules of the same release.
+  wrapper_build "$1" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" none "go.etcd.io/etcd/server/v3=etcd" ""
+}
+build_promtool() {
+  local release
+  release="$(prometheus_release "$PROMETHEUS_VERSION")"
+  wrapper_build "$1" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" copy \
+    "github.com/prometheus/prometheus/cmd/promtool=promtool" \
+    "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=HEAD"
+}
+build_tilt() {
+  CGO_ENABLED=1 wrapper_build "$1" github.com/tilt-dev/tilt "$TILT_VERSION" copy \
+    "github.com/tilt-dev/tilt/cmd/tilt=tilt" "-X main.version=${TILT_VERSION#v}"
+}
+build_kwok() {
+  go_install "$1" "" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+}
+
+# --------------------------------------------------------------------------------------
+# Cache + install
+# --------------------------------------------------------------------------------------
+with_lock() {
+  local name="$1"
+  shift
+  mkdir -p "$CACHE_DIR/.locks"
+  if command -v flock >/dev/null 2>&1; then
+    (
+      flock 9
+      "$@"
+    ) 9>"$CACHE_DIR/.locks/$name.lock"
+  else
+    "$@"
+  fi
+}
+
+# Links (or copies, across filesystems) src to dst without touching a running dst.
+place() {
+  local src="$1" dst="$2"
+  if [[ -e "$dst" && "$src" -ef "$dst" ]]; then return 0; fi
+  ln -f "$src" "$dst" 2>/dev/null || {
+    cp -f "$src" "$dst.tmp.$$" && mv -f "$dst.tmp.$$" "$dst"
+  }
+}
+
+# Runs in a subshell with errexit on, so a failing step stops the build.
+build_into_cache() {
+  local tool="$1" cdir="$2"
+  local tmp log start bin out expected
+  [[ -f "$cdir/.complete" ]] && return 0
+  tmp="$(mktemp -d "$CACHE_DIR/.build-$tool-XXXXXX")"
+  log="$CACHE_DIR/.logs/$(basename "$cdir").log"
+  mkdir -p "$CACHE_DIR/.logs" "$tmp/bin"
+  start="$(now)"
+  set +e
+  (
+    set -euo pipefail
+    "build_${tool//-/_}" "$tmp/bin"
+  ) >"$log" 2>&1
+  local rc=$?
+  set -e
+  if [[ $rc -ne 0 ]]; then
+    tail -n 30 "$log" >&2
+    rm -rf "$tmp"
+    die "$tool $(tool_version "$tool") failed to build (full log: $log)"
+  fi
+  expected="$(expected_version "$tool")"
+  for bin in $(tool_binaries "$tool"); do
+    [[ -x "$tmp/bin/$bin" ]] || { rm -rf "$tmp"; die "$tool: build produced no $bin binary (log: $log)"; }
+    if ! out="$(version_of "$bin" "$tmp/bin/$bin" 2>&1)"; then
+      rm -rf "$tmp"
+      die "$tool: built $bin does not run: $out"
+    fi
+    if [[ "$out" != *"$expected"* ]]; then
+      rm -rf "$tmp"
+      die "$tool: built $bin reports '$out', expected version $expected"
+    fi
+    printf '%s: %s\n' "$bin" "$(printf '%s' "$out" | head -n 1)" >>"$tmp/VERSIONS"
+  done
+  {
+    echo "tool=$tool"
+    echo "version=$(tool_version "$tool")"
+    echo "go=$(go env GOVERSION)"
+    echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "build_seconds=$(($(now) - start))"
+  } >"$tmp/BUILD_INFO"
+  touch "$tmp/.complete"
+  rm -rf "$cdir"
+  mv "$tmp" "$cdir"
+}
+
+install_tool() {
+  local tool="$1" version cdir start status bin secs
+  version="$(tool_version "$tool")"
+  CURRENT="$tool $version"
+  cdir="$CACHE_DIR/$tool-$version"
+  start="$(now)"
+  if [[ -f "$cdir/.complete" ]]; then
+    status="cached"
+  else
+    # One build per tool+version at a time, and one heavy build per machine at a time,
+    # even when several clones run this script concurrently.
+    if is_heavy "$tool"; then
+      with_lock heavy with_lock "$tool-$version" build_into_cache "$tool" "$cdir"
+    else
+      with_lock "$tool-$version" build_into_cache "$tool" "$cdir"
+    fi
+    secs="$(sed -n 's/^build_seconds=//p' "$cdir/BUILD_INFO")"
+    if (($(date -r "$cdir/.complete" +%s) >= start)); then
+      status="built in ${secs}s"
+    else
+      status="cached (built meanwhile by another run)"
+    fi
+  fi
+  for bin in $(tool_binaries "$tool"); do
+    place "$cdir/bin/$bin" "$BIN_DIR/$bin"
+  done
+  printf '%-26s %-9s %s\n' "$tool ($(tool_binaries "$tool" | tr ' ' ','))" "$version" "$status"
+}
+
+is_heavy() {
+  local t
+  for t in "${HEAVY_TOOLS[@]}"; do [[ "$t" == "$1" ]] && return 0; done
+  return 1
+}
+
+# --------------------------------------------------------------------------------------
+# Assets: files copied out of Go modules (downloaded through the module proxy).
+# Each fetch_<asset> fills an empty directory; the result is cached like a binary.
+# --------------------------------------------------------------------------------------
+copy_crds() {
+  local src="$1" dst="$2" f n=0
+  mkdir -p "$dst"
+  for f in "$src"/*.yaml; do
+    grep -q '^kind: CustomResourceDefinition' "$f" || continue
+    cp "$f" "$dst/"
+    n=$((n + 1))
+  done
+  [[ $n -gt 0 ]] || die "no CustomResourceDefinition YAML found in $src"
+}
+
+fetch_argocd() {
+  local out="$1" dir
+  dir="$(module_field "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" Dir)"
+  [[ -f "$dir/manifests/install.yaml" ]] || die "argo-cd $ARGOCD_VERSION has no manifests/install.yaml"
+  cp "$dir/manifests/install.yaml" "$out/install.yaml"
+  copy_crds "$dir/manifests/crds" "$out/crds"
+}
+
+fetch_prometheus_operator_crds() {
+  local out="$1" dir
+  dir="$(module_field "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" Dir)"
+  copy_crds "$dir/example/prometheus-operator-crd" "$out/crds"
+}
+
+# cert-manager ships its installable CRDs only as Helm templates (deploy/charts/cert-manager/
+# templates/crd-*.yaml, gated by crds.enabled). deploy/crds/ holds the controller-gen
+# sources, which upstream marks "not for provisioning". So render the chart's CRD templates
+# with the pinned helm, stamping the version the release tool would stamp into Chart.yaml.
+fetch_cert_manager_crds() {
+  local out="$1" dir chart tpl name
+  [[ -x "$BIN_DIR/helm" ]] || install_tool helm >/dev/null
+  dir="$(module_field "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" Dir)"
+  chart="$(mktemp -d "$CACHE_DIR/.chart-XXXXXX")"
+  cp -r "$dir/deploy/charts/cert-manager/." "$chart/"
+  chmod -R u+w "$chart"
+  sed -i -e "s/^version: .*/version: $CERT_MANAGER_VERSION/" -e "s/^appVersion: .*/appVersion: $CERT_MANAGER_VERSION/" "$chart/Chart.yaml"
+  mkdir -p "$out/crds"
+  for tpl in "$chart"/templates/crd-*.yaml; do
+    name="$(basename "$tpl")"
+    name="${name#crd-}"
+    "$BIN_DIR/helm" template cert-manager "$chart" --namespace cert-manager \
+      --set crds.enabled=true --set crds.keep=false --show-only "templates/crd-$name" |
+      sed '/^# Source: /d' >"$out/crds/$name"
+    grep -q '^kind: CustomResourceDefinition' "$out/crds/$name" || die "rendering $name gave no CRD"
+  done
+  rm -rf "$chart"
+  [[ -n "$(ls "$out/crds")" ]] || die "cert-manager $CERT_MANAGER_VERSION: no crd-*.yaml templates in its chart"
+}
+
+install_asset() {
+  local asset="$1" version cdir tmp start status
+  version="$(tool_version "$asset")"
+  CURRENT="$asset $version"
+  cdir="$CACHE_DIR/assets/$asset-$version"
+  start="$(now)"
+  if [[ -f "$cdir/.complete" ]]; then
+    status="cached"
+  else
+    mkdir -p "$CACHE_DIR/assets"
+    tmp="$(mktemp -d "$CACHE_DIR/assets/.fetch-$asset-XXXXXX")"
+    "fetch_${asset//-/_}" "$tmp"
+    echo "$version" >"$tmp/VERSION"
+    touch "$tmp/.complete"
+    rm -rf "$cdir"
+    mv "$tmp" "$cdir"
+    status="fetched in $(($(now) - start))s"
+  fi
+  local dst="$ASSET_DIR/${asset%-crds}"
+  if [[ ! -f "$dst/VERSION" || "$(cat "$dst/VERSION")" != "$version" ]]; then
+    rm -rf "$dst"
+    mkdir -p "$dst"
+    cp -r "$cdir/." "$dst/"
+    rm -f "$dst/.complete"
+  fi
+  printf '%-26s %-9s %s\n' "$asset" "$version" "$status -> ${dst#"$ROOT/"}"
+}
+
+# --------------------------------------------------------------------------------------
+# Arguments: tool names, binary names (kubectl -> kubernetes) or asset names.
+# --------------------------------------------------------------------------------------
+resolve() {
+  case "$1" in
+    age-keygen) echo age ;;
+    kube-apiserver | kubectl) echo kubernetes ;;
+    kwokctl) echo kwok ;;
+    prometheus) echo promtool ;;
+    prometheus-operator) echo prometheus-operator-crds ;;
+    cert-manager) echo cert-manager-crds ;;
+    argo-cd) echo argocd ;;
+    *) tool_version "$1" >/dev/null 2>&1 || return 1; echo "$1" ;;
+  esac
+}
+
+if [[ "${1:-}" == "--list" || "${1:-}" == "-l" ]]; then
+  for t in "${QUICK_TOOLS[@]}" "${HEAVY_TOOLS[@]}" "${UNAVAILABLE_TOOLS[@]}"; do
+    printf '%-26s %s  binaries: %s\n' "$t" "$(tool_version "$t")" "$(tool_binaries "$t")"
+  done
+  for t in "${ASSETS[@]}"; do printf '%-26s %s  asset\n' "$t" "$(tool_version "$t")"; done
+  exit 0
+fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+
+selected=()
+if [[ $# -eq 0 ]]; then
+  selected=("${QUICK_TOOLS[@]}" "${HEAVY_TOOLS[@]}" "${ASSETS[@]}")
+else
+  for arg in "$@"; do
+    name="$(resolve "$arg")" || die "unknown tool '$arg' (run with --list)"
+    [[ " ${selected[*]} " == *" $name "* ]] || selected+=("$name")
+  done
+fi
+
+mkdir -p "$BIN_DIR" "$ASSET_DIR" "$CACHE_DIR"
+total_start="$(now)"
+for name in "${selected[@]}"; do
+  case " ${ASSETS[*]} " in
+    *" $name "*) install_asset "$name" ;;
+    *) install_tool "$name" ;;
+  esac
+done
+CURRENT="(done)"
+log "tools ready in ${BIN_DIR#"$ROOT/"} (assets in ${ASSET_DIR#"$ROOT/"}) after $(($(now) - total_start))s"
