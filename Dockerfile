@@ -39,18 +39,23 @@ USER 10001:10001
 COPY --chown=10001:10001 package.json package-lock.json ./
 RUN --mount=type=cache,target=/home/app/.npm,uid=10001,gid=10001 npm ci
 
-# Compile. First the Prisma CLI fetches the schema engine for this platform into
-# node_modules/@prisma/engines (`prisma version` makes sure the engines exist; this build
-# machine has internet, the cluster and CI do not). The migrate image carries that file.
-# Then `npm run generate` writes the Prisma client into the sources and `npm run build`
-# compiles everything into dist/.
-FROM deps AS build
+# The Prisma CLI fetches the schema engine for this platform into node_modules/@prisma/engines
+# (`prisma version` makes sure the engines exist; this build machine has internet, the
+# cluster and CI do not). The build stops here if the engine did not arrive. Only the
+# Prisma files are copied, so editing the API's code never rebuilds the migrate image.
+FROM deps AS engines
 ENV CHECKPOINT_DISABLE=1
-COPY --chown=10001:10001 tsconfig*.json prisma.config.ts ./
-COPY --chown=10001:10001 apps/api ./apps/api
+COPY --chown=10001:10001 prisma.config.ts ./
+COPY --chown=10001:10001 apps/api/prisma ./apps/api/prisma
 RUN node node_modules/prisma/build/index.js version \
- && ls node_modules/@prisma/engines/schema-engine-* \
- && npm run generate \
+ && ls node_modules/@prisma/engines/schema-engine-*
+
+# Compile: `npm run generate` writes the Prisma client into the sources (it uses the engine
+# fetched above), `npm run build` compiles everything into dist/.
+FROM engines AS build
+COPY --chown=10001:10001 tsconfig*.json ./
+COPY --chown=10001:10001 apps/api ./apps/api
+RUN npm run generate \
  && npm run build
 
 # Production dependencies only: drops the compiler, linters, test tools and the Prisma CLI.
@@ -63,7 +68,7 @@ RUN npm prune --omit=dev --omit=optional \
  && find node_modules/@prisma/client/runtime -name 'query_compiler_*' ! -name '*.postgresql.*' -delete
 
 # The Prisma CLI is a devDependency; keep it (and its engine) but nothing else from dev.
-FROM build AS migrate-deps
+FROM engines AS migrate-deps
 RUN version="$(npm pkg get devDependencies.prisma | tr -d '"')" \
  && npm pkg delete devDependencies.prisma \
  && npm pkg set "dependencies.prisma=${version}" \

@@ -109,29 +109,27 @@ beforeAll(async () => {
   stageDirs.context = context;
 
   // deps: `npm ci` from the same lockfile is what this checkout's node_modules already is.
-  const build = path.join(work, 'build');
-  await mkdir(build);
-  for (const file of ['package.json', 'package-lock.json']) await cp(path.join(context, file), path.join(build, file));
-  await linkTree(path.join(repoRoot, 'node_modules'), path.join(build, 'node_modules'));
-  // build: its COPY lines, then its npm scripts (the engine fetch needs the internet).
-  for (const i of df.stage('build').instructions.filter((x) => keyword(x) === 'COPY')) {
-    for (const source of copyParts(i).sources) {
-      for (const file of contextFiles().filter((f) => covers(source, f))) {
-        await mkdir(path.dirname(path.join(build, file)), { recursive: true });
-        await cp(path.join(context, file), path.join(build, file));
+  const deps = path.join(work, 'deps');
+  await mkdir(deps);
+  for (const file of ['package.json', 'package-lock.json']) await cp(path.join(context, file), path.join(deps, file));
+  await linkTree(path.join(repoRoot, 'node_modules'), path.join(deps, 'node_modules'));
+  stageDirs.deps = deps;
+
+  // Every later stage in file order: a copy of the stage it builds on, its COPY lines from
+  // the context, its RUN lines (without the engine fetch and check, which need the internet).
+  const offline = [/prisma\/build\/index\.js version/, /schema-engine-\*/];
+  for (const stage of ['engines', 'build', 'prod-deps', 'migrate-deps']) {
+    const dir = path.join(work, stage);
+    await linkTree(stageDirs[df.stage(stage).base]!, dir);
+    for (const i of df.stage(stage).instructions.filter((x) => keyword(x) === 'COPY' && !flags(x).from)) {
+      for (const source of copyParts(i).sources) {
+        for (const file of contextFiles().filter((f) => covers(source, f))) {
+          await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+          await cp(path.join(context, file), path.join(dir, file));
+        }
       }
     }
-  }
-  for (const command of runCommands('build', [/prisma\/build\/index\.js version/, /schema-engine-\*/])) {
-    await sh(command, build);
-  }
-  stageDirs.build = build;
-
-  // prod-deps and migrate-deps: copies of the build stage, pruned by the Dockerfile's own commands.
-  for (const stage of ['prod-deps', 'migrate-deps']) {
-    const dir = path.join(work, stage);
-    await linkTree(build, dir);
-    for (const command of runCommands(stage, [/schema-engine-\*/])) await sh(command, dir);
+    for (const command of runCommands(stage, offline)) if (command) await sh(command, dir);
     stageDirs[stage] = dir;
   }
 });

@@ -174,7 +174,10 @@ describe('migrate target (image python-api-migrate)', () => {
   });
 
   it('fetches the schema engine before generating, and fails the build if it is not there', () => {
-    const build = df.stage('build').instructions.map(runCommand).join(' && ');
+    const build = effectiveInstructions(df, 'build')
+      .filter((i) => keyword(i) === 'RUN')
+      .map(runCommand)
+      .join(' && ');
     const fetch = build.indexOf('node node_modules/prisma/build/index.js version');
     const guard = build.indexOf('ls node_modules/@prisma/engines/schema-engine-*');
     const generate = build.indexOf('npm run generate');
@@ -184,6 +187,19 @@ describe('migrate target (image python-api-migrate)', () => {
     expect(generate).toBeGreaterThan(guard);
     const migrateDeps = df.stage('migrate-deps').instructions.map(runCommand).join(' && ');
     expect(migrateDeps).toMatch(/npm prune .*&& ls node_modules\/@prisma\/engines\/schema-engine-\*$/);
+  });
+
+  it('does not depend on the API code, so a code change never rebuilds or reruns the migration', () => {
+    const stages = lineage(df, 'migrate-deps').map((s) => s.name);
+    expect(stages).not.toContain('build');
+    const contextSources = stages
+      .flatMap((name) => df.stage(name!).instructions)
+      .concat(df.stage('migrate').instructions)
+      .filter((i) => keyword(i) === 'COPY' && flags(i).from === undefined)
+      .flatMap((i) => copyParts(i).sources);
+    expect([...new Set(contextSources)].sort()).toEqual(
+      ['apps/api/prisma', 'package-lock.json', 'package.json', 'prisma.config.ts'].sort(),
+    );
   });
 
   it('has libssl, which Prisma needs to pick and run the right engine, where the CLI runs', () => {
