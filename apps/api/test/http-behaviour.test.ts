@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { buildTestApp, type TestApp } from './support/app.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+let database: TestDatabase;
+let api: TestApp;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  api = buildTestApp(database.url);
+});
+afterAll(async () => {
+  await api.close();
+  await database.drop();
+});
+
+describe('unknown routes and methods', () => {
+  it.each(['/nope', '/api', '/api/items/1/extra', '/api/itemz'])('answers 404 problem+json for %s', async (path) => {
+    const res = await request(api.app).get(path);
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ type: 'about:blank', title: 'Not Found', status: 404, instance: path });
+  });
+
+  it.each([
+    ['PATCH', '/api/items/1', 'GET, HEAD, PUT, DELETE'],
+    ['DELETE', '/api/items', 'GET, HEAD, POST'],
+    ['PUT', '/api/items', 'GET, HEAD, POST'],
+    ['POST', '/api/items/1', 'GET, HEAD, PUT, DELETE'],
+    ['POST', '/health', 'GET, HEAD'],
+    ['DELETE', '/openapi.json', 'GET, HEAD'],
+  ])('answers 405 with Allow for %s %s, and changes nothing', async (method, path, allow) => {
+    const before = (await database.sql.query('SELECT count(*) FROM items')).rows[0].count;
+    const res = await request(api.app)[method.toLowerCase() as 'patch'](path).send({ name: 'x' });
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe(allow);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect((await database.sql.query('SELECT count(*) FROM items')).rows[0].count).toBe(before);
+  });
+
+  it('answers OPTIONS with 204 and Allow', async () => {
+    const res = await request(api.app).options('/api/items').expect(204);
+    expect(res.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+  });
+});
+
+describe('request ids', () => {
+  it('echoes a valid X-Request-Id and puts it in problem bodies', async () => {
+    const res = await request(api.app).get('/api/items/999999').set('X-Request-Id', 'trace-abc-123');
+    expect(res.headers['x-request-id']).toBe('trace-abc-123');
+    expect(res.body.requestId).toBe('trace-abc-123');
+  });
+
+  it('replaces a missing or unsafe X-Request-Id with a generated UUID', async () => {
+    const generated = await request(api.app).get('/api/items');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const unsafe = await request(api.app).get('/api/items').set('X-Request-Id', 'bad id with spaces');
+    expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('security headers', () => {
+  it('sets helmet headers and hides the framework', async () => {
+    const res = await request(api.app).get('/api/items');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('rate limiting', () => {
+  it('answers 429 problem+json with standard RateLimit headers once the limit is spent, storing nothing more', async () => {
+    const limited = buildTestApp(database.url, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    try {
+      const before = Number((await database.sql.query('SELECT count(*) FROM items')).rows[0].count);
+      for (let i = 0; i < 3; i++) {
+        const ok = await request(limited.app)
+          .post('/api/items')
+          .send({ name: `r${i}` });
+        expect(ok.status).toBe(201);
+        expect(ok.headers['ratelimit-policy']).toMatch(/^"3-in-1min"; q=3; w=60/);
+      }
+      const res = await request(limited.app).post('/api/items').send({ name: 'one too many' });
+      expect(res.status).toBe(429);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.headers.ratelimit).toMatch(/r=0; t=\d+/);
+      expect(res.headers['retry-after']).toMatch(/^\d+$/);
+      expect(Number((await database.sql.query('SELECT count(*) FROM items')).rows[0].count)).toBe(before + 3);
+      // Probes are never rate limited: Kubernetes must always get an answer.
+      await request(limited.app).get('/health/live').expect(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
