@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
 #
 # One Dockerfile, three images (docs/image.md explains each choice):
-#   runtime  -> python-api          what the cluster runs: compiled JS + production dependencies
+#   runtime  -> python-api          what the cluster runs: compiled JS + production dependencies (default target)
 #   migrate  -> python-api-migrate  `prisma migrate deploy` for the db-migrate Job, engine baked in
 #   dev      -> python-api (Tilt)   sources synced live by Tilt, restarted by `npm run dev`
 #
-# The build only runs what `npm test` and .ci/run already run on every change (npm ci,
-# npm run generate, npm run build, npm prune), so a green CI vouches for these steps too.
+# The build runs the npm scripts `npm test` and .ci/run run on every change (npm ci,
+# generate, build), and prune commands that tests/image/build-steps.test.ts replays as
+# written, so a green CI vouches for them. The one step CI cannot run is the schema-engine
+# download (`prisma version`, stage engines): it needs the internet, and the build checks it.
 
 # Slim Debian, not alpine: glibc keeps Prisma's schema engine and prebuilt native modules
 # working, and the image is still ~80 MB compressed. Pinned to the patch release so a
@@ -76,29 +78,6 @@ RUN version="$(npm pkg get devDependencies.prisma | tr -d '"')" \
  && ls node_modules/@prisma/engines/schema-engine-*
 
 # ---------------------------------------------------------------------------------------
-# runtime: what every API pod runs. Files belong to root and are read-only for the process.
-FROM base AS runtime
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG CREATED=unknown
-LABEL org.opencontainers.image.title="python-api" \
-      org.opencontainers.image.description="Items REST API (Express 5, Prisma 7, PostgreSQL)" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="node:24.21.0-bookworm-slim"
-ENV NODE_ENV=production
-COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
-COPY --from=build --chown=0:0 /app/dist ./dist
-COPY --chown=0:0 package.json ./
-# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
-USER 10001:10001
-EXPOSE 5000 9464
-# node itself is PID 1 (no npm, no shell): SIGTERM reaches the server, which drains and
-# exits (docs/image.md: why no tini).
-ENTRYPOINT ["node", "dist/apps/api/src/server.js"]
-
-# ---------------------------------------------------------------------------------------
 # migrate: `prisma migrate deploy` against DATABASE_URL, run once per release by a Job.
 FROM prisma-base AS migrate
 ARG VERSION=dev
@@ -128,3 +107,27 @@ FROM build AS dev
 ENV NODE_ENV=development
 EXPOSE 5000 9464
 CMD ["npm", "run", "dev"]
+
+# ---------------------------------------------------------------------------------------
+# runtime: what every API pod runs. Files belong to root and are read-only for the process.
+# The last stage, so a plain `docker build .` (the plan's command) produces this image.
+FROM base AS runtime
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="python-api" \
+      org.opencontainers.image.description="Items REST API (Express 5, Prisma 7, PostgreSQL)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="node:24.21.0-bookworm-slim"
+ENV NODE_ENV=production
+COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
+COPY --from=build --chown=0:0 /app/dist ./dist
+COPY --chown=0:0 package.json ./
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 5000 9464
+# node itself is PID 1 (no npm, no shell): SIGTERM reaches the server, which drains and
+# exits (docs/image.md: why no tini).
+ENTRYPOINT ["node", "dist/apps/api/src/server.js"]

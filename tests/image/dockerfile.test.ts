@@ -62,6 +62,10 @@ describe('Dockerfile stages', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
+  it('ends with runtime, so a plain `docker build .` (the plan\'s command) builds the production image', () => {
+    expect(df.stages.at(-1)?.name).toBe('runtime');
+  });
+
   it('copies --from only stages defined earlier in the file', () => {
     const seen: string[] = [];
     for (const stage of df.stages) {
