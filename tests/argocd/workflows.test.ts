@@ -1,0 +1,128 @@
+// The push-to-deploy and promotion workflows: valid for GitHub Actions (actionlint), running the
+// same checks as .ci/run, pushing to the registry the repository variables name, and editing the
+// release pins the way a person would. Their shell steps are run here, on a copy of the overlays.
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { REPO_ROOT, run, tool, toolsEnv } from '../support/tools.js';
+
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, unknown>;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  jobs: Record<string, { needs?: string | string[]; steps: Step[]; permissions?: Record<string, string> }>;
+}
+
+const workflow = (name: string) => parse(readFileSync(path.join(REPO_ROOT, '.github/workflows', name), 'utf8')) as Workflow;
+const step = (wf: Workflow, job: string, name: string) => {
+  const found = wf.jobs[job]?.steps.find((s) => s.name === name);
+  if (!found?.run) throw new Error(`no run step "${name}" in job ${job}`);
+  return found;
+};
+const RELEASE = (env: string) => `gitops/overlays/${env}/release/kustomization.yaml`;
+
+/** Runs a workflow step's shell in a copy of the overlays, with .tools/bin as the runner's .tools/bin. */
+async function runStep(script: string, env: Record<string, string>, dir: string) {
+  return run('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: dir, env: toolsEnv(env) });
+}
+
+async function overlayCopy(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'workflow-'));
+  await cp(path.join(REPO_ROOT, 'gitops/overlays'), path.join(dir, 'gitops/overlays'), { recursive: true });
+  // The steps call .tools/bin/yq, as on the runner after scripts/install-tools.sh yq.
+  await symlink(path.join(REPO_ROOT, '.tools'), path.join(dir, '.tools'));
+  return dir;
+}
+
+describe('the workflows', () => {
+  it('pass actionlint', async () => {
+    const result = await run(tool('actionlint'), ['-no-color', '.github/workflows/deploy.yaml', '.github/workflows/promote.yaml']);
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('deploy on a push to main: checks first (.ci/run), then the images, then the dev pin', () => {
+    const wf = workflow('deploy.yaml');
+    expect(wf.on.push).toEqual({ branches: ['main'] });
+    expect(wf.jobs.checks!.steps.some((s) => s.run === 'bash .ci/run')).toBe(true);
+    expect(wf.jobs.image!.needs).toBe('checks');
+    expect(wf.jobs['deploy-dev']!.needs).toBe('image');
+    // Least privilege: only the job that commits may write.
+    expect(wf.permissions).toEqual({ contents: 'read' });
+    expect(wf.jobs['deploy-dev']!.permissions).toEqual({ contents: 'write' });
+  });
+
+  it('name no registry host: the registry comes from repository variables', () => {
+    const text = readFileSync(path.join(REPO_ROOT, '.github/workflows/deploy.yaml'), 'utf8');
+    const code = text.split('\n').filter((line) => !line.trim().startsWith('#')).join('\n');
+    expect(code).not.toMatch(/docker\.io|ghcr\.io|quay\.io|gcr\.io|amazonaws\.com|azurecr\.io|pkg\.dev/);
+    expect(code).toContain('${{ vars.IMAGE_REGISTRY }}');
+    const builds = workflow('deploy.yaml').jobs.image!.steps.filter((s) => s.uses?.startsWith('docker/build-push-action'));
+    expect(builds.map((s) => s.with?.target)).toEqual(['runtime', 'migrate']);
+  });
+
+  it('write the dev pin file named at the top of docs/kubernetes.md', () => {
+    const docs = readFileSync(path.join(REPO_ROOT, 'docs/kubernetes.md'), 'utf8');
+    expect(docs.split('\n').slice(0, 5).join('\n')).toContain('gitops/overlays/<env>/release/kustomization.yaml');
+    expect(step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml').run).toContain(RELEASE('dev'));
+  });
+});
+
+describe('the dev pin step', () => {
+  it('changes exactly the image names and tags of both images, and keeps the comments', async () => {
+    const dir = await overlayCopy();
+    try {
+      const before = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
+      const result = await runStep(step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml').run!, { TAG: 'sha-0123456789ab', REPOSITORY: 'registry.example.test/team' }, dir);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const after = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
+      const images = (parse(after) as { images: { name: string; newName: string; newTag: string }[] }).images;
+      expect(images).toEqual([
+        { name: 'python-api', newName: 'registry.example.test/team/python-api', newTag: 'sha-0123456789ab' },
+        { name: 'python-api-migrate', newName: 'registry.example.test/team/python-api-migrate', newTag: 'sha-0123456789ab' },
+      ]);
+      // Only the image lines differ; the comment explaining the file stays.
+      const comments = (text: string) => text.split('\n').filter((l) => l.startsWith('#'));
+      expect(comments(after)).toEqual(comments(before));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('promotion', () => {
+  it('is a pull request that copies the pins of the previous environment', async () => {
+    const wf = workflow('promote.yaml');
+    expect(Object.keys(wf.on)).toEqual(['workflow_dispatch']);
+    expect(wf.jobs['pull-request']!.steps.some((s) => s.run?.includes('gh pr create'))).toBe(true);
+
+    const dir = await overlayCopy();
+    try {
+      // dev runs a CI-built image; staging still runs the committed release.
+      await runStep(step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml').run!, { TAG: 'sha-feedfacecafe', REPOSITORY: 'registry.example.test/team' }, dir);
+      const output = path.join(dir, 'github-output');
+      const result = await runStep(step(wf, 'pull-request', 'Copy the image pins').run!, { TO: 'staging', GITHUB_OUTPUT: output }, dir);
+      expect(result.code).toBe(0);
+      const staging = (parse(await readFile(path.join(dir, RELEASE('staging')), 'utf8')) as { images: unknown[] }).images;
+      expect(staging).toEqual([
+        { name: 'python-api', newTag: 'sha-feedfacecafe', newName: 'registry.example.test/team/python-api' },
+        { name: 'python-api-migrate', newTag: 'sha-feedfacecafe', newName: 'registry.example.test/team/python-api-migrate' },
+      ]);
+      expect(await readFile(output, 'utf8')).toBe('from=dev\ntag=sha-feedfacecafe\n');
+      // prod is untouched until its own promotion.
+      expect(await readFile(path.join(dir, RELEASE('prod')), 'utf8')).toBe(readFileSync(path.join(REPO_ROOT, RELEASE('prod')), 'utf8'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
