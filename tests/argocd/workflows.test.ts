@@ -40,6 +40,9 @@ async function overlayCopy(): Promise<string> {
   await cp(path.join(REPO_ROOT, 'gitops/overlays'), path.join(dir, 'gitops/overlays'), { recursive: true });
   // The steps call .tools/bin/yq, as on the runner after scripts/install-tools.sh yq.
   await symlink(path.join(REPO_ROOT, '.tools'), path.join(dir, '.tools'));
+  // A checkout, as on the runner: the steps show their change with git diff.
+  await run('git', ['init', '-q'], { cwd: dir });
+  await run('git', ['add', 'gitops'], { cwd: dir });
   return dir;
 }
 
