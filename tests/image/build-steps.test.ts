@@ -82,10 +82,13 @@ async function assemble(target: string): Promise<string> {
     const { sources, destination } = copyParts(i);
     const from = flags(i).from;
     for (const source of sources) {
-      const origin = from ? path.join(stageDirs[from]!, source.replace(/^\/app\/?/, '')) : path.join(stageDirs.context!, source);
-      const target_ = destination.endsWith('/') && !from && !source.endsWith('/') && existsSync(origin)
-        ? path.join(dir, destination, path.basename(source))
-        : path.join(dir, destination);
+      const origin = from
+        ? path.join(stageDirs[from]!, source.replace(/^\/app\/?/, ''))
+        : path.join(stageDirs.context!, source);
+      const target_ =
+        destination.endsWith('/') && !from && !source.endsWith('/') && existsSync(origin)
+          ? path.join(dir, destination, path.basename(source))
+          : path.join(dir, destination);
       await mkdir(path.dirname(target_), { recursive: true });
       await linkTree(origin, target_);
     }
@@ -144,7 +147,8 @@ describe('prod-deps stage', () => {
     const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
-    for (const dep of Object.keys(pkg.dependencies)) expect({ dep, present: existsSync(path.join(modules, dep)) }).toEqual({ dep, present: true });
+    for (const dep of Object.keys(pkg.dependencies))
+      expect({ dep, present: existsSync(path.join(modules, dep)) }).toEqual({ dep, present: true });
     for (const dep of [...DEV_ONLY, 'prisma', '@prisma/engines']) {
       expect({ dep, present: existsSync(path.join(modules, dep)) }).toEqual({ dep, present: false });
     }
@@ -231,7 +235,8 @@ describe('migrate target', () => {
     const image = await assemble('migrate');
     const modules = path.join(image, 'node_modules');
     expect(existsSync(path.join(modules, 'prisma', 'build', 'index.js'))).toBe(true);
-    for (const dep of DEV_ONLY) expect({ dep, present: existsSync(path.join(modules, dep)) }).toEqual({ dep, present: false });
+    for (const dep of DEV_ONLY)
+      expect({ dep, present: existsSync(path.join(modules, dep)) }).toEqual({ dep, present: false });
     expect(existsSync(path.join(image, 'apps/api/prisma/migrations'))).toBe(true);
 
     // `validate` loads prisma.config.ts and the schema like `migrate deploy` does, without

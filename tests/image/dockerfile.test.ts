@@ -48,7 +48,7 @@ describe('Dockerfile base image', () => {
     expect(Number(match?.[1])).toBeGreaterThanOrEqual(24);
   });
 
-  it('records that base in each published image\'s OCI labels', () => {
+  it("records that base in each published image's OCI labels", () => {
     for (const target of ['runtime', 'migrate']) {
       expect(labelsOf(df, target)['org.opencontainers.image.base.name']).toBe(imageStages[0]?.base);
     }
@@ -62,7 +62,7 @@ describe('Dockerfile stages', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it('ends with runtime, so a plain `docker build .` (the plan\'s command) builds the production image', () => {
+  it("ends with runtime, so a plain `docker build .` (the plan's command) builds the production image", () => {
     expect(df.stages.at(-1)?.name).toBe('runtime');
   });
 
@@ -166,11 +166,7 @@ describe('migrate target (image python-api-migrate)', () => {
       .instructions.filter((i) => keyword(i) === 'COPY')
       .flatMap((i) => copyParts(i).sources.map((s) => `${flags(i).from ?? 'context'}:${s}`));
     expect(copied).toEqual(
-      expect.arrayContaining([
-        'migrate-deps:/app/node_modules',
-        'context:prisma.config.ts',
-        'context:apps/api/prisma',
-      ]),
+      expect.arrayContaining(['migrate-deps:/app/node_modules', 'context:prisma.config.ts', 'context:apps/api/prisma']),
     );
     const prismaConfig = readFileSync(path.join(repoRoot, 'prisma.config.ts'), 'utf8');
     expect(prismaConfig).toContain("'apps/api/prisma/schema.prisma'");

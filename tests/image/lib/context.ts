@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import ignore from '@balena/dockerignore';
+// A CommonJS module whose d.ts declares `export default`; it sets `.default` on itself.
+import dockerignoreModule from '@balena/dockerignore';
 import { repoRoot } from './dockerfile.js';
 
 /** The .dockerignore of this checkout, with Docker's matching rules (balena's port of the engine's). */
-export const dockerignore = ignore().add(readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8'));
+export const dockerignore = dockerignoreModule
+  .default()
+  .add(readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8'));
 
 export const inContext = (file: string): boolean => !dockerignore.ignores(file);
 
@@ -28,6 +31,9 @@ export function contextFiles(): string[] {
 export function covers(source: string, file: string): boolean {
   const clean = source.replace(/^\.\//, '').replace(/\/$/, '');
   if (!/[*?[]/.test(clean)) return file === clean || file.startsWith(`${clean}/`);
-  const pattern = clean.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const pattern = clean
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${pattern}(/.*)?$`).test(file);
 }

@@ -74,7 +74,10 @@ export const args = (i: Instruction) => i.getArguments().map((a) => a.getValue()
 
 /** The raw text after the keyword, with line continuations joined. */
 export function content(i: Instruction): string {
-  return (i.getRawArgumentsContent() ?? '').replace(/\\\r?\n/g, ' ').replace(/\s+/g, ' ').trim();
+  return (i.getRawArgumentsContent() ?? '')
+    .replace(/\\\r?\n/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** ENTRYPOINT/CMD in exec (JSON) form, as an argv array; undefined for the shell form. */
@@ -110,7 +113,9 @@ export function lastOf(df: ParsedDockerfile, stageName: string, kw: string): Ins
 export function envOf(df: ParsedDockerfile, stageName: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const i of effectiveInstructions(df, stageName).filter((x) => keyword(x) === 'ENV')) {
-    const props = (i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties();
+    const props = (
+      i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }
+    ).getProperties();
     for (const p of props) env[p.getName()] = p.getValue() ?? '';
   }
   return env;
@@ -120,7 +125,9 @@ export function envOf(df: ParsedDockerfile, stageName: string): Record<string, s
 export function labelsOf(df: ParsedDockerfile, stageName: string): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const i of effectiveInstructions(df, stageName).filter((x) => keyword(x) === 'LABEL')) {
-    const props = (i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties();
+    const props = (
+      i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }
+    ).getProperties();
     for (const p of props) labels[p.getName()] = p.getValue() ?? '';
   }
   return labels;
