@@ -2,31 +2,28 @@
  * Production entry point: owns the process. Validates the configuration before opening any
  * port, starts the service, and turns SIGTERM/SIGINT into a graceful shutdown.
  */
-import { ConfigError, loadConfig, requireDatabaseUrl } from './config/config.js';
+import { ConfigError, loadConfig, requireDatabaseUrl, type ServerConfig } from './config/config.js';
 import { createLogger } from './observability/logger.js';
-import { startService } from './service.js';
+import { startService, type Service } from './service.js';
 
-let config;
-try {
-  config = requireDatabaseUrl(loadConfig());
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  // One line naming the key, then a non-zero exit before any port opens.
-  process.stderr.write(`${error.message}\n`);
-  process.exit(1);
-}
-
-const logger = createLogger(config.LOG_LEVEL);
-const service = await startService(config, logger);
-
-let signals = 0;
-const onSignal = (signal: NodeJS.Signals) => {
-  signals += 1;
-  if (signals > 1) {
-    logger.warn({ signal }, 'second signal: exiting now');
+function loadConfigOrExit(): ServerConfig {
+  try {
+    return requireDatabaseUrl(loadConfig());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // One line naming the key, then a non-zero exit before any port opens.
+    process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
-  logger.info({ signal }, 'signal received');
+}
+
+const config = loadConfigOrExit();
+
+const logger = createLogger(config.LOG_LEVEL);
+const running: { service?: Service } = {};
+let signals = 0;
+
+function shutDown(): void {
   // The hard cap also covers a hung database disconnect, not only open connections.
   setTimeout(
     () => {
@@ -35,13 +32,24 @@ const onSignal = (signal: NodeJS.Signals) => {
     },
     config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS + 2_000,
   ).unref();
-  service.shutdown().then(
+  running.service?.shutdown().then(
     (graceful) => process.exit(graceful ? 0 : 1),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       process.exit(1);
     },
   );
+}
+
+// Installed before the ports open, so a signal during start-up is never the default "die now".
+const onSignal = (signal: NodeJS.Signals) => {
+  signals += 1;
+  if (signals > 1) {
+    logger.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  logger.info({ signal }, 'signal received');
+  if (running.service) shutDown(); // otherwise right after start-up completes
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
@@ -50,3 +58,6 @@ process.on('SIGINT', onSignal);
 process.on('unhandledRejection', (reason) => {
   logger.error({ err: reason }, 'unhandled promise rejection');
 });
+
+running.service = await startService(config, logger);
+if (signals > 0) shutDown();

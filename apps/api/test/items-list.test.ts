@@ -39,7 +39,7 @@ describe('GET /api/items', () => {
     const seen: number[] = [];
     let next: string | undefined = '/api/items?limit=64';
     while (next) {
-      const res = await request(api.app).get(next).expect(200);
+      const res: request.Response = await request(api.app).get(next).expect(200);
       seen.push(...res.body.map((i: { id: number }) => i.id));
       next = /<([^>]+)>; rel="next"/.exec(res.headers.link ?? '')?.[1];
     }
