@@ -25,7 +25,9 @@ let rules: RuleGroups;
 
 beforeAll(async () => {
   // The PrometheusRule's spec is exactly a Prometheus rule file.
-  const rule = find(await render('gitops/monitoring/python-api'), 'PrometheusRule', 'python-api') as KubeObject & { spec: RuleGroups };
+  const rule = find(await render('gitops/monitoring/python-api'), 'PrometheusRule', 'python-api') as KubeObject & {
+    spec: RuleGroups;
+  };
   rules = rule.spec;
   dir = await mkdtemp(path.join(os.tmpdir(), 'promtool-'));
   await writeFile(path.join(dir, 'rules.yaml'), stringify(rules));
@@ -37,7 +39,9 @@ afterAll(async () => {
 
 describe('the PrometheusRule', () => {
   it('passes promtool check rules, lint included', async () => {
-    const result = await run(tool('promtool'), ['check', 'rules', '--lint=all', '--lint-fatal', 'rules.yaml'], { cwd: dir });
+    const result = await run(tool('promtool'), ['check', 'rules', '--lint=all', '--lint-fatal', 'rules.yaml'], {
+      cwd: dir,
+    });
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/SUCCESS: 8 rules found/);
     expect(result.code).toBe(0);
@@ -67,7 +71,10 @@ describe('the alert unit tests', () => {
       const proven = tests.some((test) => {
         const checks = test.alert_rule_test.filter((c) => c.alertname === alert);
         const fired = checks.find((c) => c.exp_alerts.length > 0);
-        return fired !== undefined && checks.some((c) => c.exp_alerts.length === 0 && minutes(c.eval_time) > minutes(fired.eval_time));
+        return (
+          fired !== undefined &&
+          checks.some((c) => c.exp_alerts.length === 0 && minutes(c.eval_time) > minutes(fired.eval_time))
+        );
       });
       expect([alert, proven]).toEqual([alert, true]);
     }

@@ -13,13 +13,24 @@ describe.each(ENVIRONMENTS)('the %s cluster', (env) => {
   it('has one root Application that manages its own folder, Argo CD and the platform', async () => {
     const apps = await appsOf(env);
     expect(apps.map((a) => a.metadata.name).sort()).toEqual(
-      ['alloy', 'argocd', 'cert-manager', 'kube-prometheus-stack', 'loki', `python-api-${env}`, 'python-api-monitoring', 'root'].sort(),
+      [
+        'alloy',
+        'argocd',
+        'cert-manager',
+        'kube-prometheus-stack',
+        'loki',
+        `python-api-${env}`,
+        'python-api-monitoring',
+        'root',
+      ].sort(),
     );
     const root = find<Application>(apps, 'Application', 'root');
     expect(root.spec.source?.path).toBe(`gitops/apps/${env}`);
     expect(root.metadata.labels).toMatchObject({ 'gitops.python-api/root': 'true' });
     // Only the root carries the label bootstrap.sh applies by.
-    expect(apps.filter((a) => (a.metadata.labels as Record<string, string> | undefined)?.['gitops.python-api/root'])).toHaveLength(1);
+    expect(
+      apps.filter((a) => (a.metadata.labels as Record<string, string> | undefined)?.['gitops.python-api/root']),
+    ).toHaveLength(1);
     expect(find<Application>(apps, 'Application', 'argocd').spec.source?.path).toBe('argocd');
   });
 
@@ -56,7 +67,12 @@ describe.each(ENVIRONMENTS)('the %s cluster', (env) => {
 
   it('leaves the replica count to the HPA', async () => {
     const app = find<Application>(await appsOf(env), 'Application', `python-api-${env}`);
-    expect(app.spec.ignoreDifferences).toContainEqual({ group: 'apps', kind: 'Deployment', name: 'python-api', jsonPointers: ['/spec/replicas'] });
+    expect(app.spec.ignoreDifferences).toContainEqual({
+      group: 'apps',
+      kind: 'Deployment',
+      name: 'python-api',
+      jsonPointers: ['/spec/replicas'],
+    });
     expect(app.spec.syncPolicy?.syncOptions).toContain('RespectIgnoreDifferences=true');
     expect(app.spec.syncPolicy?.syncOptions).toContain('CreateNamespace=false');
     expect(app.spec.destination).toEqual({ server: 'https://kubernetes.default.svc', namespace: 'python-api-ns' });
@@ -74,7 +90,9 @@ describe.each(ENVIRONMENTS)('the %s cluster', (env) => {
   it('uses server-side apply where CRDs are too large for client-side apply', async () => {
     const apps = await appsOf(env);
     for (const name of ['argocd', 'kube-prometheus-stack']) {
-      expect(find<Application>(apps, 'Application', name).spec.syncPolicy?.syncOptions).toContain('ServerSideApply=true');
+      expect(find<Application>(apps, 'Application', name).spec.syncPolicy?.syncOptions).toContain(
+        'ServerSideApply=true',
+      );
     }
   });
 });
@@ -108,6 +126,8 @@ describe('sync policies per environment', () => {
       expect(argocd.spec.syncPolicy?.automated?.prune).toBe(false);
     }
     const namespace = find(await render('argocd'), 'Namespace', 'argocd');
-    expect((namespace.metadata.annotations as Record<string, string>)['argocd.argoproj.io/sync-options']).toBe('Prune=false,Delete=false');
+    expect((namespace.metadata.annotations as Record<string, string>)['argocd.argoproj.io/sync-options']).toBe(
+      'Prune=false,Delete=false',
+    );
   });
 });

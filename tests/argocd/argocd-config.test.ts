@@ -12,7 +12,8 @@ import type { Container, PodSpec } from '../k8s/helpers.js';
 import { ENVIRONMENTS, find, isApplication, render, repository, sourcesOf, versions } from './helpers.js';
 
 const repoServerSpec = (objects: KubeObject[]) =>
-  (find(objects, 'Deployment', 'argocd-repo-server') as KubeObject & { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+  (find(objects, 'Deployment', 'argocd-repo-server') as KubeObject & { spec: { template: { spec: PodSpec } } }).spec
+    .template.spec;
 
 describe('the vendored Argo CD install', () => {
   it('is the upstream manifest of ARGOCD_VERSION: every Argo CD image carries that tag', () => {
@@ -26,18 +27,27 @@ describe('the vendored Argo CD install', () => {
   it('is byte-identical to the copy the tools installer took from the Go module, when present', () => {
     const fromModule = path.join(ASSETS_DIR, 'argocd', 'install.yaml');
     if (!existsSync(fromModule)) return; // the installer has not run the argocd asset step
-    expect(readFileSync(path.join(REPO_ROOT, 'argocd/upstream/install.yaml'), 'utf8')).toBe(readFileSync(fromModule, 'utf8'));
+    expect(readFileSync(path.join(REPO_ROOT, 'argocd/upstream/install.yaml'), 'utf8')).toBe(
+      readFileSync(fromModule, 'utf8'),
+    );
   });
 });
 
 describe('the repo-server runs KSOPS', () => {
   it('copies ksops from the pinned KSOPS image with `ksops install`, and nothing else', async () => {
     const spec = repoServerSpec(await render('argocd'));
-    const init = spec.initContainers?.find((c) => c.name === 'install-ksops') as Container & { command?: string[]; args?: string[] };
+    const init = spec.initContainers?.find((c) => c.name === 'install-ksops') as Container & {
+      command?: string[];
+      args?: string[];
+    };
     expect(init).toBeDefined();
     // Docker Hub short name, tag = the pin in tools/versions.env.
     expect(init.image).toBe(`viaductoss/ksops:${versions().KSOPS_VERSION}`);
-    expect([...(init.command ?? []), ...(init.args ?? [])]).toEqual(['/usr/local/bin/ksops', 'install', '/custom-tools']);
+    expect([...(init.command ?? []), ...(init.args ?? [])]).toEqual([
+      '/usr/local/bin/ksops',
+      'install',
+      '/custom-tools',
+    ]);
     expect(init.volumeMounts).toEqual([{ name: 'custom-tools', mountPath: '/custom-tools' }]);
   });
 
@@ -95,7 +105,9 @@ describe('the Git repository URL', () => {
   it('is written in one file only', () => {
     const { url } = repository();
     expect(url).toMatch(/^https:\/\//);
-    const holders = ['argocd', 'gitops/apps', 'gitops/monitoring'].flatMap(files).filter((f) => readFileSync(path.join(REPO_ROOT, f), 'utf8').includes(url));
+    const holders = ['argocd', 'gitops/apps', 'gitops/monitoring']
+      .flatMap(files)
+      .filter((f) => readFileSync(path.join(REPO_ROOT, f), 'utf8').includes(url));
     expect(holders).toEqual(['argocd/repository/repository.yaml']);
   });
 
@@ -107,7 +119,12 @@ describe('the Git repository URL', () => {
       for (const app of objects.filter(isApplication)) {
         // A chart with inline values (cert-manager) has no source in this repository.
         const own = sourcesOf(app).filter((s) => !s.chart);
-        for (const source of own) expect([app.metadata.name, source.repoURL, source.targetRevision]).toEqual([app.metadata.name, url, revision]);
+        for (const source of own)
+          expect([app.metadata.name, source.repoURL, source.targetRevision]).toEqual([
+            app.metadata.name,
+            url,
+            revision,
+          ]);
       }
       for (const project of objects.filter((o) => o.kind === 'AppProject' && o.metadata.name !== 'default')) {
         expect((project.spec as { sourceRepos: string[] }).sourceRepos[0]).toBe(url);
@@ -123,7 +140,12 @@ describe('the Git repository URL', () => {
       }
       const file = path.join(dir, 'argocd/repository/repository.yaml');
       const fork = 'https://git.example.org/someone/python-api-fork.git';
-      await writeFile(file, readFileSync(file, 'utf8').replace(/url: .*/, `url: ${fork}`).replace(/revision: .*/, 'revision: release'));
+      await writeFile(
+        file,
+        readFileSync(file, 'utf8')
+          .replace(/url: .*/, `url: ${fork}`)
+          .replace(/revision: .*/, 'revision: release'),
+      );
       const out = await runOk(tool('kustomize'), ['build', path.join(dir, 'gitops/apps/dev')]);
       const apps = parseObjects(out).filter(isApplication);
       const own = apps.flatMap((app) => sourcesOf(app).filter((s) => !s.chart));

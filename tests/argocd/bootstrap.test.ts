@@ -22,7 +22,13 @@ const bootstrap = (args: string[] = []) =>
   run('bash', ['argocd/bootstrap.sh', '--no-wait', ...args], {
     cwd: dir,
     timeoutMs: 240_000,
-    env: { ...process.env, PATH: `${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ''}`, KUBECONFIG: server.kubeconfig, SOPS_AGE_KEY_DIR: keyDir, HOME: dir },
+    env: {
+      ...process.env,
+      PATH: `${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
+      KUBECONFIG: server.kubeconfig,
+      SOPS_AGE_KEY_DIR: keyDir,
+      HOME: dir,
+    },
   });
 
 const get = async <T>(urlPath: string) => {
@@ -35,7 +41,8 @@ beforeAll(async () => {
   tool('kubectl');
   server = await startKubeApiServer();
   dir = await mkdtemp(path.join(os.tmpdir(), 'bootstrap-'));
-  for (const part of ['argocd', 'gitops', 'scripts/secrets', 'tools']) await cp(path.join(REPO_ROOT, part), path.join(dir, part), { recursive: true });
+  for (const part of ['argocd', 'gitops', 'scripts/secrets', 'tools'])
+    await cp(path.join(REPO_ROOT, part), path.join(dir, part), { recursive: true });
   await symlink(path.join(REPO_ROOT, '.tools'), path.join(dir, '.tools'));
   await runOk('git', ['init', '-q', '-b', 'main'], { cwd: dir });
   await runOk('git', ['remote', 'add', 'origin', FORK_SSH], { cwd: dir });
@@ -68,21 +75,34 @@ describe('bootstrap.sh', () => {
 
     // The age key, byte for byte, where the repo-server mounts it from.
     const secret = await get<{ data: Record<string, string> }>('/api/v1/namespaces/argocd/secrets/sops-age');
-    expect(decode(secret.body.data['keys.txt']!)).toBe(readFileSync(path.join(keyDir, 'python-api-dev.agekey'), 'utf8'));
+    expect(decode(secret.body.data['keys.txt']!)).toBe(
+      readFileSync(path.join(keyDir, 'python-api-dev.agekey'), 'utf8'),
+    );
 
     // Argo CD itself, configured.
-    const repoServer = await get<{ spec: { template: { spec: { initContainers: { name: string }[] } } } }>('/apis/apps/v1/namespaces/argocd/deployments/argocd-repo-server');
+    const repoServer = await get<{ spec: { template: { spec: { initContainers: { name: string }[] } } } }>(
+      '/apis/apps/v1/namespaces/argocd/deployments/argocd-repo-server',
+    );
     expect(repoServer.body.spec.template.spec.initContainers.map((c) => c.name)).toContain('install-ksops');
-    const projects = await get<{ items: { metadata: { name: string }; spec: { sourceRepos?: string[] } }[] }>('/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects');
+    const projects = await get<{ items: { metadata: { name: string }; spec: { sourceRepos?: string[] } }[] }>(
+      '/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects',
+    );
     expect(projects.body.items.map((p) => p.metadata.name).sort()).toEqual(['default', 'platform', 'python-api']);
     expect(projects.body.items.find((p) => p.metadata.name === 'python-api')?.spec.sourceRepos).toEqual([FORK_HTTPS]);
 
     // Only the root: Argo CD creates the rest in its sync waves.
-    const apps = await get<{ items: { metadata: { name: string }; spec: { source: { repoURL: string; path: string; targetRevision: string } } }[] }>(
-      '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications',
-    );
+    const apps = await get<{
+      items: {
+        metadata: { name: string };
+        spec: { source: { repoURL: string; path: string; targetRevision: string } };
+      }[];
+    }>('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications');
     expect(apps.body.items.map((a) => a.metadata.name)).toEqual(['root']);
-    expect(apps.body.items[0]!.spec.source).toMatchObject({ repoURL: FORK_HTTPS, path: 'gitops/apps/dev', targetRevision: 'main' });
+    expect(apps.body.items[0]!.spec.source).toMatchObject({
+      repoURL: FORK_HTTPS,
+      path: 'gitops/apps/dev',
+      targetRevision: 'main',
+    });
 
     // How to get in, printed at the end.
     expect(result.stdout).toContain('kubectl -n argocd port-forward svc/argocd-server 8080:443');

@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { crdFiles, parseObjects, startKubeApiServer, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
+import {
+  crdFiles,
+  parseObjects,
+  startKubeApiServer,
+  type KubeApiServer,
+  type KubeObject,
+} from '../support/kube-apiserver.js';
 import { REPO_ROOT } from '../support/tools.js';
 import { ENVIRONMENTS, render } from './helpers.js';
 
@@ -47,17 +53,40 @@ describe('argocd/ (the Argo CD install, KSOPS, projects)', () => {
     const objects = await render('argocd');
     expect(await applyAll(objects)).toEqual([]);
     const projects = await server.request('GET', '/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects');
-    expect((projects.body as { items: KubeObject[] }).items.map((p) => p.metadata.name).sort()).toEqual(['default', 'platform', 'python-api']);
+    expect((projects.body as { items: KubeObject[] }).items.map((p) => p.metadata.name).sort()).toEqual([
+      'default',
+      'platform',
+      'python-api',
+    ]);
   });
 
   it('runs every Argo CD pod under the restricted Pod Security level, KSOPS init container included', async () => {
     const workloads = (await render('argocd')).filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
     expect(workloads.length).toBeGreaterThanOrEqual(6);
     for (const workload of workloads) {
-      const template = (workload.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: unknown } }).template;
-      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: `${workload.metadata.name}-`, namespace: 'argocd', labels: template.metadata?.labels }, spec: template.spec };
-      const answer = await server.request('POST', '/api/v1/namespaces/argocd/pods?dryRun=All&fieldValidation=Strict', pod);
-      expect([workload.metadata.name, answer.status, answer.status === 201 ? '' : (answer.body as { message?: string }).message]).toEqual([workload.metadata.name, 201, '']);
+      const template = (
+        workload.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: unknown } }
+      ).template;
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          generateName: `${workload.metadata.name}-`,
+          namespace: 'argocd',
+          labels: template.metadata?.labels,
+        },
+        spec: template.spec,
+      };
+      const answer = await server.request(
+        'POST',
+        '/api/v1/namespaces/argocd/pods?dryRun=All&fieldValidation=Strict',
+        pod,
+      );
+      expect([
+        workload.metadata.name,
+        answer.status,
+        answer.status === 201 ? '' : (answer.body as { message?: string }).message,
+      ]).toEqual([workload.metadata.name, 201, '']);
       // warn=restricted too: not even a warning.
       expect([workload.metadata.name, answer.warnings]).toEqual([workload.metadata.name, []]);
     }
@@ -75,9 +104,16 @@ describe.each(ENVIRONMENTS)('gitops/apps/%s (root, platform and API Applications
 
 describe('gitops/monitoring/python-api (ServiceMonitors, PrometheusRule, dashboard)', () => {
   it('is accepted by the API server with the prometheus-operator CRDs', async () => {
-    await server.apply(parseObjects(readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/namespace.yaml'), 'utf8'))[0]!);
+    await server.apply(
+      parseObjects(readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/namespace.yaml'), 'utf8'))[0]!,
+    );
     const objects = await render('gitops/monitoring/python-api');
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'ServiceMonitor', 'ServiceMonitor']);
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      'ConfigMap',
+      'PrometheusRule',
+      'ServiceMonitor',
+      'ServiceMonitor',
+    ]);
     expect(await dryRunAll(objects)).toEqual([]);
   });
 

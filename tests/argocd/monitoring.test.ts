@@ -30,7 +30,9 @@ interface Dashboard {
   templating: { list: { name: string }[] };
 }
 
-const dashboard = JSON.parse(readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/python-api/dashboards/python-api.json'), 'utf8')) as Dashboard;
+const dashboard = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/python-api/dashboards/python-api.json'), 'utf8'),
+) as Dashboard;
 
 /** Metric names in a PromQL expression: identifiers directly followed by a label matcher. */
 const metricNames = (expr: string) => [...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].map((m) => m[1]!);
@@ -42,7 +44,9 @@ async function alertExpressions(): Promise<{ alert: string; expr: string }[]> {
   return rule.spec.groups.flatMap((g) => g.rules);
 }
 const panelExpressions = () =>
-  dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, uid: t.datasource?.uid ?? p.datasource?.uid, expr: t.expr })));
+  dashboard.panels.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ panel: p.title, uid: t.datasource?.uid ?? p.datasource?.uid, expr: t.expr })),
+  );
 
 /**
  * Exporter metrics this machine cannot scrape (no cluster, and the exporters' Go modules are not
@@ -76,7 +80,9 @@ describe('the Grafana dashboard', () => {
     expect(dashboard.uid).toBe('python-api');
     expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
     const apps = await render('gitops/apps/dev');
-    const link = (find(apps, 'Application', 'python-api-dev').metadata.annotations as Record<string, string>)['link.argocd.argoproj.io/grafana'];
+    const link = (find(apps, 'Application', 'python-api-dev').metadata.annotations as Record<string, string>)[
+      'link.argocd.argoproj.io/grafana'
+    ];
     expect(link).toContain(`/d/${dashboard.uid}/`);
   });
 
@@ -93,7 +99,9 @@ describe('the Grafana dashboard', () => {
   });
 
   it('shows every view the issue asks for', () => {
-    const exprs = panelExpressions().map((p) => p.expr).join('\n');
+    const exprs = panelExpressions()
+      .map((p) => p.expr)
+      .join('\n');
     for (const needle of [
       'http_request_duration_seconds_count', // request rate and errors
       'status_code=~"5.."',
@@ -109,17 +117,26 @@ describe('the Grafana dashboard', () => {
   });
 
   it('queries only the data sources kube-prometheus-stack provisions, by uid', () => {
-    const values = readYaml<{ grafana: { sidecar: { datasources: { uid: string } }; additionalDataSources: { uid: string; type: string; url: string }[] } }>(
-      'gitops/monitoring/values/kube-prometheus-stack.yaml',
-    );
-    const provisioned = new Set([values.grafana.sidecar.datasources.uid, ...values.grafana.additionalDataSources.map((d) => d.uid)]);
+    const values = readYaml<{
+      grafana: {
+        sidecar: { datasources: { uid: string } };
+        additionalDataSources: { uid: string; type: string; url: string }[];
+      };
+    }>('gitops/monitoring/values/kube-prometheus-stack.yaml');
+    const provisioned = new Set([
+      values.grafana.sidecar.datasources.uid,
+      ...values.grafana.additionalDataSources.map((d) => d.uid),
+    ]);
     for (const { panel, uid } of panelExpressions()) expect([panel, provisioned.has(uid ?? '')]).toEqual([panel, true]);
     // Loki's data source points at the Service the Loki chart creates in single-binary mode.
-    expect(values.grafana.additionalDataSources).toContainEqual(expect.objectContaining({ uid: 'loki', type: 'loki', url: 'http://loki.monitoring.svc.cluster.local:3100' }));
+    expect(values.grafana.additionalDataSources).toContainEqual(
+      expect.objectContaining({ uid: 'loki', type: 'loki', url: 'http://loki.monitoring.svc.cluster.local:3100' }),
+    );
   });
 
-  it("asks Loki for the labels Alloy attaches", () => {
-    const alloy = readYaml<{ alloy: { configMap: { content: string } } }>('gitops/monitoring/values/alloy.yaml').alloy.configMap.content;
+  it('asks Loki for the labels Alloy attaches', () => {
+    const alloy = readYaml<{ alloy: { configMap: { content: string } } }>('gitops/monitoring/values/alloy.yaml').alloy
+      .configMap.content;
     const logQueries = dashboard.panels.filter((p) => p.datasource?.uid === 'loki').flatMap((p) => p.targets ?? []);
     expect(logQueries.length).toBeGreaterThan(0);
     for (const { expr } of logQueries) {
@@ -129,10 +146,16 @@ describe('the Grafana dashboard', () => {
   });
 
   it('is shipped as a ConfigMap the Grafana sidecar picks up', async () => {
-    const values = readYaml<{ grafana: { sidecar: { dashboards: { label: string; labelValue: string } } } }>('gitops/monitoring/values/kube-prometheus-stack.yaml');
-    const cm = find(await render('gitops/monitoring/python-api'), 'ConfigMap', 'python-api-dashboard') as KubeObject & { data: Record<string, string> };
+    const values = readYaml<{ grafana: { sidecar: { dashboards: { label: string; labelValue: string } } } }>(
+      'gitops/monitoring/values/kube-prometheus-stack.yaml',
+    );
+    const cm = find(await render('gitops/monitoring/python-api'), 'ConfigMap', 'python-api-dashboard') as KubeObject & {
+      data: Record<string, string>;
+    };
     expect(cm.metadata.namespace).toBe('monitoring');
-    expect((cm.metadata.labels as Record<string, string>)[values.grafana.sidecar.dashboards.label]).toBe(values.grafana.sidecar.dashboards.labelValue);
+    expect((cm.metadata.labels as Record<string, string>)[values.grafana.sidecar.dashboards.label]).toBe(
+      values.grafana.sidecar.dashboards.labelValue,
+    );
     expect(JSON.parse(cm.data['python-api.json']!)).toEqual(dashboard);
   });
 });
@@ -158,7 +181,13 @@ describe('every metric the alerts and the dashboard query', () => {
     await applyMigrations(database.url('items'));
     const config = requireDatabaseUrl(
       loadConfig({
-        env: { NODE_ENV: 'test', DATABASE_URL: database.url('items'), PORT: '0', METRICS_PORT: '0', SHUTDOWN_DELAY_MS: '0' },
+        env: {
+          NODE_ENV: 'test',
+          DATABASE_URL: database.url('items'),
+          PORT: '0',
+          METRICS_PORT: '0',
+          SHUTDOWN_DELAY_MS: '0',
+        },
         secretsDir: '/nonexistent',
         configDir: '/nonexistent',
       }),
@@ -171,7 +200,11 @@ describe('every metric the alerts and the dashboard query', () => {
     };
 
     const api = `http://127.0.0.1:${service.port}`;
-    const created = await fetch(`${api}/api/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'probe' }) });
+    const created = await fetch(`${api}/api/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'probe' }),
+    });
     expect([201, 400]).toContain(created.status);
     expect((await fetch(`${api}/api/items`)).status).toBe(200);
     expect((await fetch(`${api}/api/items/00000000-0000-0000-0000-000000000000`)).status).toBeGreaterThanOrEqual(400);
@@ -183,10 +216,16 @@ describe('every metric the alerts and the dashboard query', () => {
     const client = new pg.Client({ connectionString: database.url('items') });
     await client.connect();
     try {
-      const columns = await client.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'pg_stat_database' AND column_name = 'numbackends'");
+      const columns = await client.query(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'pg_stat_database' AND column_name = 'numbackends'",
+      );
       const setting = await client.query("SELECT setting FROM pg_settings WHERE name = 'max_connections'");
       const size = await client.query('SELECT pg_database_size(current_database()) AS bytes');
-      catalog = { numbackends: columns.rowCount === 1, maxConnections: Number(setting.rows[0].setting), databaseSize: Number(size.rows[0].bytes) };
+      catalog = {
+        numbackends: columns.rowCount === 1,
+        maxConnections: Number(setting.rows[0].setting),
+        databaseSize: Number(size.rows[0].bytes),
+      };
     } finally {
       await client.end();
     }
@@ -201,21 +240,44 @@ describe('every metric the alerts and the dashboard query', () => {
   const exposed = () => new Set([...scraped.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )/gm)].map((m) => m[1]!));
 
   it("exist in the real API's /metrics output when they are the API's", async () => {
-    const names = new Set([...(await alertExpressions()).flatMap((r) => metricNames(r.expr)), ...panelExpressions().filter((p) => p.uid === 'prometheus').flatMap((p) => metricNames(p.expr))]);
+    const names = new Set([
+      ...(await alertExpressions()).flatMap((r) => metricNames(r.expr)),
+      ...panelExpressions()
+        .filter((p) => p.uid === 'prometheus')
+        .flatMap((p) => metricNames(p.expr)),
+    ]);
     const api = [...names].filter((name) => !(name in EXPORTER_METRICS));
     expect(api.sort()).toEqual(
-      ['db_pool_connections_idle', 'db_pool_connections_total', 'db_pool_requests_waiting', 'http_request_duration_seconds_bucket', 'http_request_duration_seconds_count'].sort(),
+      [
+        'db_pool_connections_idle',
+        'db_pool_connections_total',
+        'db_pool_requests_waiting',
+        'http_request_duration_seconds_bucket',
+        'http_request_duration_seconds_count',
+      ].sort(),
     );
     for (const name of api) expect([name, exposed().has(name)]).toEqual([name, true]);
     // The labels the queries filter and group on are the ones the histogram carries.
-    expect(scraped).toMatch(/http_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="[^"]+"[^}]*status_code="200"/);
+    expect(scraped).toMatch(
+      /http_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="[^"]+"[^}]*status_code="200"/,
+    );
   });
 
   it('come from a named exporter otherwise, and the PostgreSQL ones read catalog data that exists', async () => {
-    const names = new Set([...(await alertExpressions()).flatMap((r) => metricNames(r.expr)), ...panelExpressions().filter((p) => p.uid === 'prometheus').flatMap((p) => metricNames(p.expr))]);
+    const names = new Set([
+      ...(await alertExpressions()).flatMap((r) => metricNames(r.expr)),
+      ...panelExpressions()
+        .filter((p) => p.uid === 'prometheus')
+        .flatMap((p) => metricNames(p.expr)),
+    ]);
     const fromExporters = [...names].filter((name) => !exposed().has(name));
-    for (const name of fromExporters) expect([name, EXPORTER_METRICS[name] ?? 'unknown source']).not.toEqual([name, 'unknown source']);
-    expect(catalog).toEqual({ numbackends: true, maxConnections: expect.any(Number), databaseSize: expect.any(Number) });
+    for (const name of fromExporters)
+      expect([name, EXPORTER_METRICS[name] ?? 'unknown source']).not.toEqual([name, 'unknown source']);
+    expect(catalog).toEqual({
+      numbackends: true,
+      maxConnections: expect.any(Number),
+      databaseSize: expect.any(Number),
+    });
     expect(catalog!.maxConnections).toBeGreaterThan(0);
     expect(catalog!.databaseSize).toBeGreaterThan(0);
   });

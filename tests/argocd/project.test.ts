@@ -11,11 +11,23 @@ jest.setTimeout(180_000);
 
 const IN_CLUSTER = 'https://kubernetes.default.svc';
 // Cluster-scoped kinds among everything rendered here (the API server test confirms the scope).
-const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+]);
 
 /** Argo CD's glob matching for sourceRepos / destinations ('*' and literal). */
 const globMatch = (pattern: string, value: string) =>
-  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value);
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  ).test(value);
 
 const groupOf = (object: KubeObject) => (object.apiVersion.includes('/') ? object.apiVersion.split('/')[0]! : '');
 
@@ -26,23 +38,32 @@ function refusal(project: AppProject, app: Application, object: KubeObject): str
     (list ?? []).some((entry) => globMatch(entry.group, group) && globMatch(entry.kind, object.kind));
   const id = `${object.kind}/${object.metadata.name}`;
   if (CLUSTER_SCOPED.has(object.kind)) {
-    return listed(project.spec.clusterResourceWhitelist) ? null : `${id}: cluster-scoped kind not in clusterResourceWhitelist`;
+    return listed(project.spec.clusterResourceWhitelist)
+      ? null
+      : `${id}: cluster-scoped kind not in clusterResourceWhitelist`;
   }
   const whitelist = project.spec.namespaceResourceWhitelist;
   if (whitelist && whitelist.length > 0 && !listed(whitelist)) return `${id}: kind not in namespaceResourceWhitelist`;
   const namespace = object.metadata.namespace ?? app.spec.destination.namespace;
   const server = app.spec.destination.server ?? IN_CLUSTER;
-  const allowed = (project.spec.destinations ?? []).some((d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, namespace));
+  const allowed = (project.spec.destinations ?? []).some(
+    (d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, namespace),
+  );
   return allowed ? null : `${id}: namespace ${namespace} is not a destination of project ${project.metadata.name}`;
 }
 
 function admitsApplication(project: AppProject, app: Application): string[] {
   const problems: string[] = [];
   for (const source of sourcesOf(app)) {
-    if (!(project.spec.sourceRepos ?? []).some((repo) => globMatch(repo, source.repoURL))) problems.push(`source ${source.repoURL} not in sourceRepos`);
+    if (!(project.spec.sourceRepos ?? []).some((repo) => globMatch(repo, source.repoURL)))
+      problems.push(`source ${source.repoURL} not in sourceRepos`);
   }
   const server = app.spec.destination.server ?? IN_CLUSTER;
-  if (!(project.spec.destinations ?? []).some((d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, app.spec.destination.namespace))) {
+  if (
+    !(project.spec.destinations ?? []).some(
+      (d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, app.spec.destination.namespace),
+    )
+  ) {
     problems.push(`destination ${server} ${app.spec.destination.namespace} not allowed`);
   }
   return problems;
@@ -53,7 +74,9 @@ let projects: Map<string, AppProject>;
 
 beforeAll(async () => {
   tree = await prepareRenderTree();
-  projects = new Map((await render('argocd')).filter((o) => o.kind === 'AppProject').map((p) => [p.metadata.name, p as AppProject]));
+  projects = new Map(
+    (await render('argocd')).filter((o) => o.kind === 'AppProject').map((p) => [p.metadata.name, p as AppProject]),
+  );
 });
 afterAll(async () => {
   await tree?.cleanup();
@@ -106,20 +129,38 @@ describe.each(ENVIRONMENTS)('in the %s cluster', (env) => {
 
 describe('the python-api project', () => {
   const app = async () => find<Application>(await render('gitops/apps/dev'), 'Application', 'python-api-dev');
-  const deployment = (namespace?: string): KubeObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', ...(namespace ? { namespace } : {}) } });
+  const deployment = (namespace?: string): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'x', ...(namespace ? { namespace } : {}) },
+  });
 
   it('refuses another namespace, a kind it does not use, and cluster-wide RBAC', async () => {
     const project = projects.get('python-api')!;
     expect(refusal(project, await app(), deployment('python-api-ns'))).toBeNull();
     expect(refusal(project, await app(), deployment('default'))).toMatch(/not a destination/);
-    expect(refusal(project, await app(), { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'x' } })).toMatch(/namespaceResourceWhitelist/);
-    expect(refusal(project, await app(), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } })).toMatch(/clusterResourceWhitelist/);
+    expect(
+      refusal(project, await app(), { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'x' } }),
+    ).toMatch(/namespaceResourceWhitelist/);
+    expect(
+      refusal(project, await app(), {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'x' },
+      }),
+    ).toMatch(/clusterResourceWhitelist/);
   });
 
   it('only takes sources from this repository', async () => {
     const project = projects.get('python-api')!;
     expect(project.spec.sourceRepos).toHaveLength(1);
-    const chart = { ...(await app()), spec: { ...(await app()).spec, source: { repoURL: 'https://charts.example.org', chart: 'x', targetRevision: '1.0.0' } } } as Application;
+    const chart = {
+      ...(await app()),
+      spec: {
+        ...(await app()).spec,
+        source: { repoURL: 'https://charts.example.org', chart: 'x', targetRevision: '1.0.0' },
+      },
+    } as Application;
     expect(admitsApplication(project, chart)).toEqual(['source https://charts.example.org not in sourceRepos']);
   });
 });

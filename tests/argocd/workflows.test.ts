@@ -22,7 +22,8 @@ interface Workflow {
   jobs: Record<string, { needs?: string | string[]; steps: Step[]; permissions?: Record<string, string> }>;
 }
 
-const workflow = (name: string) => parse(readFileSync(path.join(REPO_ROOT, '.github/workflows', name), 'utf8')) as Workflow;
+const workflow = (name: string) =>
+  parse(readFileSync(path.join(REPO_ROOT, '.github/workflows', name), 'utf8')) as Workflow;
 const step = (wf: Workflow, job: string, name: string) => {
   const found = wf.jobs[job]?.steps.find((s) => s.name === name);
   if (!found?.run) throw new Error(`no run step "${name}" in job ${job}`);
@@ -48,7 +49,11 @@ async function overlayCopy(): Promise<string> {
 
 describe('the workflows', () => {
   it('pass actionlint', async () => {
-    const result = await run(tool('actionlint'), ['-no-color', '.github/workflows/deploy.yaml', '.github/workflows/promote.yaml']);
+    const result = await run(tool('actionlint'), [
+      '-no-color',
+      '.github/workflows/deploy.yaml',
+      '.github/workflows/promote.yaml',
+    ]);
     expect(result.stdout + result.stderr).toBe('');
     expect(result.code).toBe(0);
   });
@@ -66,17 +71,25 @@ describe('the workflows', () => {
 
   it('name no registry host: the registry comes from repository variables', () => {
     const text = readFileSync(path.join(REPO_ROOT, '.github/workflows/deploy.yaml'), 'utf8');
-    const code = text.split('\n').filter((line) => !line.trim().startsWith('#')).join('\n');
+    const code = text
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .join('\n');
     expect(code).not.toMatch(/docker\.io|ghcr\.io|quay\.io|gcr\.io|amazonaws\.com|azurecr\.io|pkg\.dev/);
     expect(code).toContain('${{ vars.IMAGE_REGISTRY }}');
-    const builds = workflow('deploy.yaml').jobs.image!.steps.filter((s) => s.uses?.startsWith('docker/build-push-action'));
+    const builds = workflow('deploy.yaml').jobs.image!.steps.filter((s) =>
+      s.uses?.startsWith('docker/build-push-action'),
+    );
     expect(builds.map((s) => s.with?.target)).toEqual(['runtime', 'migrate']);
   });
 
   it('write the dev pin file named at the top of docs/kubernetes.md', () => {
     const docs = readFileSync(path.join(REPO_ROOT, 'docs/kubernetes.md'), 'utf8');
     expect(docs.split('\n').slice(0, 5).join('\n')).toContain('gitops/overlays/<env>/release/kustomization.yaml');
-    expect(step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml').run).toContain(RELEASE('dev'));
+    expect(
+      step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml')
+        .run,
+    ).toContain(RELEASE('dev'));
   });
 });
 
@@ -85,14 +98,26 @@ describe('the dev pin step', () => {
     const dir = await overlayCopy();
     try {
       const before = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
-      const result = await runStep(step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml').run!, { TAG: 'sha-0123456789ab', REPOSITORY: 'registry.example.test/team' }, dir);
+      const result = await runStep(
+        step(
+          workflow('deploy.yaml'),
+          'deploy-dev',
+          'Write the tags into gitops/overlays/dev/release/kustomization.yaml',
+        ).run!,
+        { TAG: 'sha-0123456789ab', REPOSITORY: 'registry.example.test/team' },
+        dir,
+      );
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const after = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
       const images = (parse(after) as { images: { name: string; newName: string; newTag: string }[] }).images;
       expect(images).toEqual([
         { name: 'python-api', newName: 'registry.example.test/team/python-api', newTag: 'sha-0123456789ab' },
-        { name: 'python-api-migrate', newName: 'registry.example.test/team/python-api-migrate', newTag: 'sha-0123456789ab' },
+        {
+          name: 'python-api-migrate',
+          newName: 'registry.example.test/team/python-api-migrate',
+          newTag: 'sha-0123456789ab',
+        },
       ]);
       // Only the image lines differ; the comment explaining the file stays.
       const comments = (text: string) => text.split('\n').filter((l) => l.startsWith('#'));
@@ -112,18 +137,37 @@ describe('promotion', () => {
     const dir = await overlayCopy();
     try {
       // dev runs a CI-built image; staging still runs the committed release.
-      await runStep(step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml').run!, { TAG: 'sha-feedfacecafe', REPOSITORY: 'registry.example.test/team' }, dir);
+      await runStep(
+        step(
+          workflow('deploy.yaml'),
+          'deploy-dev',
+          'Write the tags into gitops/overlays/dev/release/kustomization.yaml',
+        ).run!,
+        { TAG: 'sha-feedfacecafe', REPOSITORY: 'registry.example.test/team' },
+        dir,
+      );
       const output = path.join(dir, 'github-output');
-      const result = await runStep(step(wf, 'pull-request', 'Copy the image pins').run!, { TO: 'staging', GITHUB_OUTPUT: output }, dir);
+      const result = await runStep(
+        step(wf, 'pull-request', 'Copy the image pins').run!,
+        { TO: 'staging', GITHUB_OUTPUT: output },
+        dir,
+      );
       expect(result.code).toBe(0);
-      const staging = (parse(await readFile(path.join(dir, RELEASE('staging')), 'utf8')) as { images: unknown[] }).images;
+      const staging = (parse(await readFile(path.join(dir, RELEASE('staging')), 'utf8')) as { images: unknown[] })
+        .images;
       expect(staging).toEqual([
         { name: 'python-api', newTag: 'sha-feedfacecafe', newName: 'registry.example.test/team/python-api' },
-        { name: 'python-api-migrate', newTag: 'sha-feedfacecafe', newName: 'registry.example.test/team/python-api-migrate' },
+        {
+          name: 'python-api-migrate',
+          newTag: 'sha-feedfacecafe',
+          newName: 'registry.example.test/team/python-api-migrate',
+        },
       ]);
       expect(await readFile(output, 'utf8')).toBe('from=dev\ntag=sha-feedfacecafe\n');
       // prod is untouched until its own promotion.
-      expect(await readFile(path.join(dir, RELEASE('prod')), 'utf8')).toBe(readFileSync(path.join(REPO_ROOT, RELEASE('prod')), 'utf8'));
+      expect(await readFile(path.join(dir, RELEASE('prod')), 'utf8')).toBe(
+        readFileSync(path.join(REPO_ROOT, RELEASE('prod')), 'utf8'),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
