@@ -9,6 +9,7 @@
 # KSOPS emits those decrypted manifests unchanged, so the output is the same objects.
 # Plain text exists only in a private temp dir that is removed on exit; stdout carries
 # the manifests (Tilt applies them, nothing is written into the repository).
+# shellcheck source=scripts/secrets/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../secrets/lib.sh"
 
 env="${1:-dev}"

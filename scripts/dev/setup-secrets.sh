@@ -8,6 +8,7 @@
 #
 # With a key that already decrypts the dev secrets it changes nothing. The new files
 # (.sops.yaml, gitops/overlays/dev/secrets/*.sops.yaml) are encrypted and safe to commit.
+# shellcheck source=scripts/secrets/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../secrets/lib.sh"
 
 env="${1:-dev}"
