@@ -26,7 +26,7 @@ GO_LDFLAGS_BASE="-s -w"
 
 QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm)
 # Built one after another, never in parallel: each takes minutes of both cores.
-HEAVY_TOOLS=(kubernetes etcd promtool tilt kwok)
+HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool tilt kwok)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
@@ -35,7 +35,7 @@ log() { printf '%s\n' "$*"; }
 die() { printf 'install-tools: ERROR: %s\n' "$*" >&2; exit 1; }
 now() { date +%s; }
 
-CURRENT="(setup)"
+CURRENT="(arguments)"
 trap 'rc=$?; if [[ $rc -ne 0 ]]; then printf "install-tools: FAILED while installing %s (exit %s)\n" "$CURRENT" "$rc" >&2; fi' EXIT
 
 command -v go >/dev/null 2>&1 || die "go is not on PATH; it is needed to build the tools"
@@ -55,7 +55,7 @@ tool_version() {
     gitleaks) echo "$GITLEAKS_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
-    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    kubernetes | kube-control-plane) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     promtool) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
@@ -71,6 +71,7 @@ tool_binaries() {
   case "$1" in
     age) echo "age age-keygen" ;;
     kubernetes) echo "kube-apiserver kubectl" ;;
+    kube-control-plane) echo "kube-controller-manager kube-scheduler" ;;
     kwok) echo "kwok kwokctl" ;;
     *) echo "$1" ;;
   esac
@@ -88,7 +89,7 @@ version_of() {
     kube-score | gitleaks | tilt) "$path" version ;;
     actionlint) "$path" --version ;;
     helm) "$path" version --short ;;
-    kube-apiserver | etcd | promtool | kwok | kwokctl) "$path" --version ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | promtool | kwok | kwokctl) "$path" --version ;;
     kubectl) "$path" version --client ;;
     *) return 1 ;;
   esac
@@ -226,17 +227,27 @@ build_ksops() {
     die "ksops $KSOPS_VERSION cannot be built: the Go module proxy does not serve github.com/viaduct-ai/kustomize-sops (see tools/versions.env)"
 }
 
-build_kubernetes() {
+# What hack/lib/version.sh stamps into release builds; without it the binaries report
+# v0.0.0-master, which breaks version-skew and emulation-version checks.
+kubernetes_ldflags() {
   local v="$KUBERNETES_VERSION" minor flags="" key
   minor="${v#v1.}"
   minor="${minor%%.*}"
-  # What hack/lib/version.sh stamps into release builds; without it the binaries report
-  # v0.0.0-master, which breaks version-skew and emulation-version checks.
   for key in "gitVersion=$v" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=1970-01-01T00:00:00Z"; do
     flags+=" -X k8s.io/component-base/version.$key -X k8s.io/client-go/pkg/version.$key"
   done
-  wrapper_build "$1" k8s.io/kubernetes "$v" k8s-staging \
-    "k8s.io/kubernetes/cmd/kube-apiserver=kube-apiserver k8s.io/kubernetes/cmd/kubectl=kubectl" "$flags"
+  echo "$flags"
+}
+build_kubernetes() {
+  wrapper_build "$1" k8s.io/kubernetes "$KUBERNETES_VERSION" k8s-staging \
+    "k8s.io/kubernetes/cmd/kube-apiserver=kube-apiserver k8s.io/kubernetes/cmd/kubectl=kubectl" "$(kubernetes_ldflags)"
+}
+# Separate cache entry so kube-apiserver/kubectl stay usable without these; with them (plus
+# etcd and kwok) `kwokctl --runtime binary` runs a whole control plane with simulated nodes.
+build_kube_control_plane() {
+  wrapper_build "$1" k8s.io/kubernetes "$KUBERNETES_VERSION" k8s-staging \
+    "k8s.io/kubernetes/cmd/kube-controller-manager=kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler=kube-scheduler" \
+    "$(kubernetes_ldflags)"
 }
 build_etcd() {
   # The server module's own replaces only point at sibling modules of the same release.
@@ -453,6 +464,7 @@ resolve() {
   case "$1" in
     age-keygen) echo age ;;
     kube-apiserver | kubectl) echo kubernetes ;;
+    kube-controller-manager | kube-scheduler) echo kube-control-plane ;;
     kwokctl) echo kwok ;;
     prometheus) echo promtool ;;
     prometheus-operator) echo prometheus-operator-crds ;;
