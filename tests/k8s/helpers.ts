@@ -25,7 +25,13 @@ export interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
   securityContext?: Record<string, unknown>;
-  volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string }; emptyDir?: unknown }[];
+  volumes?: {
+    name: string;
+    configMap?: { name: string };
+    secret?: { secretName: string };
+    emptyDir?: unknown;
+    persistentVolumeClaim?: { claimName: string };
+  }[];
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   terminationGracePeriodSeconds?: number;
