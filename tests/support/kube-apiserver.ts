@@ -307,7 +307,12 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
     let kinds = discovered.get(apiVersion);
     if (!kinds) {
       const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-      const answer = await request('GET', base);
+      let answer = await request('GET', base);
+      // A group whose CRD was just established can take a moment to appear in discovery.
+      for (let tries = 0; answer.status === 404 && tries < 20; tries++) {
+        await sleep(250);
+        answer = await request('GET', base);
+      }
       if (answer.status !== 200) throw new Error(`the API server does not serve ${apiVersion} (HTTP ${answer.status})`);
       kinds = new Map();
       const list =
