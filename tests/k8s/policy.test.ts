@@ -299,6 +299,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       const target = container.ports?.find((p) => p.name === http?.targetPort || p.containerPort === http?.targetPort);
       expect(target?.containerPort).toBe(5000);
       expect(config.PORT).toBe(target?.containerPort);
+      // The app's own defaults agree too, so a missing ConfigMap key cannot move the port.
+      const defaults = loadConfig({ env: {}, configDir: '/nonexistent', secretsDir: '/nonexistent' });
+      expect([defaults.PORT, defaults.METRICS_PORT]).toEqual([config.PORT, config.METRICS_PORT]);
 
       const metrics = service.ports.find((p) => p.name === 'metrics');
       const metricsTarget = container.ports?.find((p) => p.name === metrics?.targetPort);
