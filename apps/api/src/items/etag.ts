@@ -1,5 +1,7 @@
 import type { ItemRecord } from './repository.js';
 
+const MAX_TAGS = 16;
+
 /** Strong ETag from the row's version, bumped by every write. */
 export function itemEtag(item: Pick<ItemRecord, 'id' | 'version'>): string {
   return `"${item.id}.${item.version}"`;
@@ -12,7 +14,8 @@ export function itemEtag(item: Pick<ItemRecord, 'id' | 'version'>): string {
 export function versionsFromIfMatch(header: string | undefined, id: number): number[] | 'any' | undefined {
   if (header === undefined) return undefined;
   const versions: number[] = [];
-  for (const tag of header.split(',').map((t) => t.trim())) {
+  // A client has no reason to send many tags; the cap bounds the distinct SQL shapes (IN lists).
+  for (const tag of header.split(',', MAX_TAGS).map((t) => t.trim())) {
     if (tag === '*') return 'any';
     // Weak tags never satisfy If-Match (RFC 9110 §13.1.1 uses strong comparison).
     const match = /^"(\d+)\.(\d+)"$/.exec(tag);

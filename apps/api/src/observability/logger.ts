@@ -22,6 +22,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
     },
-    destination,
+    // Asynchronous stdout: under load lines are batched into fewer writes instead of one
+    // blocking write per request; pino flushes what is buffered when the process exits.
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
