@@ -90,6 +90,16 @@ describe('argocd/ (the Argo CD install, KSOPS, projects)', () => {
       // warn=restricted too: not even a warning.
       expect([workload.metadata.name, answer.warnings]).toEqual([workload.metadata.name, []]);
     }
+    // The check is live: the same namespace refuses a pod that may escalate privileges.
+    const rogue = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'rogue', namespace: 'argocd' },
+      spec: { serviceAccountName: 'argocd-server', containers: [{ name: 'c', image: 'busybox' }] },
+    };
+    const refused = await server.request('POST', '/api/v1/namespaces/argocd/pods?dryRun=All', rogue);
+    expect(refused.status).toBe(403);
+    expect((refused.body as { message: string }).message).toMatch(/violates PodSecurity "restricted/);
   });
 });
 
