@@ -169,7 +169,11 @@ async function main(): Promise<void> {
 
     console.log(
       `machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ` +
-        `Node ${process.version}, ${CONNECTIONS} connections, ${DURATION_S} s per scenario`,
+        `Node ${process.version}, ${CONNECTIONS} connections, ${DURATION_S} s per scenario, ` +
+        `load average before start ${os
+          .loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' / ')}`,
     );
 
     const main = await startServer(await prepare('bench_100k', 100_000));
