@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../support/tools.js';
-import { ENVIRONMENTS, find, isApplication, render, sourcesOf, wave, type Application } from './helpers.js';
+import { ENVIRONMENTS, find, isApplication, render, sourcesOf, versions, wave, type Application } from './helpers.js';
 
 const appsOf = async (env: string) => (await render(`gitops/apps/${env}`)).filter(isApplication);
 
@@ -85,6 +85,11 @@ describe.each(ENVIRONMENTS)('the %s cluster', (env) => {
     expect(annotations['link.argocd.argoproj.io/external-link']).toMatch(/^https:\/\/api\./);
     expect(annotations['link.argocd.argoproj.io/grafana']).toMatch(/\/d\/python-api\//);
     expect(app.spec.info?.map((i) => i.name)).toEqual(expect.arrayContaining(['API', 'Grafana', 'Release pin']));
+  });
+
+  it('installs the cert-manager release whose CRDs the overlays are validated against', async () => {
+    const app = find<Application>(await appsOf(env), 'Application', 'cert-manager');
+    expect(app.spec.source).toMatchObject({ chart: 'cert-manager', targetRevision: versions().CERT_MANAGER_VERSION });
   });
 
   it('uses server-side apply where CRDs are too large for client-side apply', async () => {
