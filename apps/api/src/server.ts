@@ -59,5 +59,11 @@ process.on('unhandledRejection', (reason) => {
   logger.error({ err: reason }, 'unhandled promise rejection');
 });
 
-running.service = await startService(config, logger);
+try {
+  running.service = await startService(config, logger);
+} catch (error) {
+  // E.g. the port is taken: one clear line, and a non-zero exit for the orchestrator.
+  logger.fatal({ err: error }, `start-up failed: ${(error as Error).message}`);
+  process.exit(1);
+}
 if (signals > 0) shutDown();
