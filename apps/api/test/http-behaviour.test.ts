@@ -94,3 +94,55 @@ describe('rate limiting', () => {
     }
   });
 });
+
+describe('client address behind proxies (TRUST_PROXY)', () => {
+  it('with one trusted hop, rate-limits each forwarded client separately', async () => {
+    const proxied = buildTestApp(database.url, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' });
+    try {
+      const from = (ip: string) => request(proxied.app).get('/api/items').set('X-Forwarded-For', ip);
+      expect((await from('203.0.113.1')).status).toBe(200);
+      expect((await from('203.0.113.1')).status).toBe(429);
+      expect((await from('203.0.113.2')).status).toBe(200);
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it('with TRUST_PROXY=0 (default), ignores X-Forwarded-For so clients cannot dodge the limit', async () => {
+    const direct = buildTestApp(database.url, { RATE_LIMIT_MAX: '1' });
+    try {
+      const from = (ip: string) => request(direct.app).get('/api/items').set('X-Forwarded-For', ip);
+      expect((await from('203.0.113.1')).status).toBe(200);
+      expect((await from('203.0.113.2')).status).toBe(429);
+    } finally {
+      await direct.close();
+    }
+  });
+});
+
+describe('unexpected errors', () => {
+  it('answer 500 problem+json without internals, and log the error with its request id', async () => {
+    const broken = await createTestDatabase();
+    const app = buildTestApp(broken.url);
+    try {
+      // A database without the table: the query fails in a way no handler expects.
+      await broken.sql.query('DROP TABLE items');
+      const res = await request(app.app).get('/api/items/1').set('X-Request-Id', 'boom-1');
+      expect(res.status).toBe(500);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toEqual({
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        detail: 'An unexpected error occurred. It has been logged.',
+        instance: '/api/items/1',
+        requestId: 'boom-1',
+      });
+      const line = app.logs.find((l) => (l.req as { id?: string } | undefined)?.id === 'boom-1');
+      expect(line).toMatchObject({ level: 'error', res: { statusCode: 500 }, err: expect.any(Object) });
+    } finally {
+      await app.close();
+      await broken.drop();
+    }
+  });
+});
