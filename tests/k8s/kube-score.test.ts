@@ -30,9 +30,6 @@ const EXCEPTIONS: Record<Environment, Record<string, Record<string, string>>> = 
       common['Service/app-service'] = {
         'service-type': 'NodePort is how Minikube reaches the API without the Ingress',
       };
-      common['HorizontalPodAutoscaler/python-api'] = {
-        'horizontalpodautoscaler-replicas': 'one pod is enough on a laptop',
-      };
     } else {
       common['NetworkPolicy/allow-acme-solver'] = {
         'networkpolicy-targets-pod': 'solver pods exist only during an ACME challenge',

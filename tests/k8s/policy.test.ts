@@ -578,7 +578,7 @@ describe('differences between the environments', () => {
 
   it('replicas and sizes grow from dev to prod, and each environment has its own secrets', () => {
     const minReplicas = ENVIRONMENTS.map((e) => spec(e, 'HorizontalPodAutoscaler', 'python-api').minReplicas);
-    expect(minReplicas).toEqual([1, 2, 3]);
+    expect(minReplicas).toEqual([2, 2, 3]);
     const apiCpu = ENVIRONMENTS.map((e) =>
       quantity(
         (spec(e, 'Deployment', 'python-api').template as PodTemplate).spec.containers[0]?.resources?.requests?.cpu ??
