@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../src/config/config.js';
+import { REPO_ROOT } from './support/paths.js';
 
 let secretsDir: string;
 let configDir: string;
@@ -87,6 +88,7 @@ describe('the server process with a bad configuration', () => {
       env: { PATH: process.env.PATH, SECRETS_DIR: secretsDir, CONFIG_DIR: configDir, PORT: '0', ...env },
       encoding: 'utf8',
       timeout: 30_000,
+      cwd: REPO_ROOT,
     });
 
   it('exits 1 with one line naming the key before opening a port', () => {
@@ -107,6 +109,7 @@ describe('the server process with a bad configuration', () => {
       env: { PATH: process.env.PATH, SECRETS_DIR: secretsDir, CONFIG_DIR: configDir, NODE_ENV: 'production' },
       encoding: 'utf8',
       timeout: 30_000,
+      cwd: REPO_ROOT,
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/DATABASE_URL: required when NODE_ENV=production/);

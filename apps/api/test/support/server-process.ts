@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { REPO_ROOT } from './paths.js';
 
 export interface ServerProcess {
   child: ChildProcessWithoutNullStreams;
@@ -13,6 +14,7 @@ export interface ServerProcess {
 /** Runs the real production entry point (apps/api/src/server.ts) as a child process. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/server.ts'], {
+    cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH,
       PORT: '0',
