@@ -186,6 +186,11 @@ wrapper_build() {
         esac
       done < <(module_replaces "$gomod")
     fi
+    # Seed go.sum with the upstream module's own: its hashes are authenticated through the
+    # module's checksum-database entry, and they cover dependencies the checksum database
+    # cannot be asked about here (tilt: github.com/tilt-dev/go-get, starlark-lsp -> HTTP 404).
+    upstream_sum="$(module_field "$module@$version" Dir)/go.sum"
+    if [[ -f "$upstream_sum" ]]; then cp "$upstream_sum" go.sum; fi
     local pkgs=()
     for t in $targets; do pkgs+=("${t%%=*}@$version"); done
     go get -tool "${pkgs[@]}"
