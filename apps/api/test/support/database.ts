@@ -28,6 +28,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const url = new URL(adminUrl());
   url.pathname = `/${name}`;
   const sql = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  // pool.end() resolves before closed clients' sockets are gone; DROP DATABASE ... WITH (FORCE)
+  // may then terminate them, which surfaces as an 'error' event that must not crash the run.
+  sql.on('error', () => undefined);
   return {
     url: url.toString(),
     sql,
