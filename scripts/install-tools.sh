@@ -190,7 +190,8 @@ wrapper_build() {
     # module's checksum-database entry, and they cover dependencies the checksum database
     # cannot be asked about here (tilt: github.com/tilt-dev/go-get, starlark-lsp -> HTTP 404).
     upstream_sum="$(module_field "$module@$version" Dir)/go.sum"
-    if [[ -f "$upstream_sum" ]]; then cp "$upstream_sum" go.sum; fi
+    # (module cache files are read-only; go must be able to add lines as a non-root user)
+    if [[ -f "$upstream_sum" ]]; then cp "$upstream_sum" go.sum && chmod u+w go.sum; fi
     local pkgs=()
     for t in $targets; do pkgs+=("${t%%=*}@$version"); done
     go get -tool "${pkgs[@]}"
@@ -371,7 +372,7 @@ install_tool() {
   for bin in $(tool_binaries "$tool"); do
     place "$cdir/bin/$bin" "$BIN_DIR/$bin"
   done
-  printf '%-26s %-9s %s\n' "$tool ($(tool_binaries "$tool" | tr ' ' ','))" "$version" "$status"
+  printf '%-24s %-9s %-14s [%s]\n' "$tool" "$version" "$status" "$(tool_binaries "$tool" | sed 's/ /, /g')"
 }
 
 is_heavy() {
@@ -459,7 +460,7 @@ install_asset() {
     cp -r "$cdir/." "$dst/"
     rm -f "$dst/.complete"
   fi
-  printf '%-26s %-9s %s\n' "$asset" "$version" "$status -> ${dst#"$ROOT/"}"
+  printf '%-24s %-9s %-14s [%s]\n' "$asset" "$version" "$status" "${dst#"$ROOT/"}"
 }
 
 # --------------------------------------------------------------------------------------
