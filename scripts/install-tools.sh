@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=../tools/versions.env
+# shellcheck source-path=SCRIPTDIR/.. source=tools/versions.env
 source "$ROOT/tools/versions.env"
 
 BIN_DIR="$ROOT/.tools/bin"
