@@ -19,7 +19,9 @@ function run(title, command, args, options = {}) {
   console.log(`\n== ${title}`);
   const started = Date.now();
   const { status } = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
-  console.log(`== ${title}: ${status === 0 ? 'ok' : `failed (exit ${status})`} in ${Math.round((Date.now() - started) / 1000)}s`);
+  console.log(
+    `== ${title}: ${status === 0 ? 'ok' : `failed (exit ${status})`} in ${Math.round((Date.now() - started) / 1000)}s`,
+  );
   return status === 0;
 }
 
@@ -29,8 +31,17 @@ function stop(message) {
   process.exit(1);
 }
 
-// Set-up: the pinned Go-built tools (kube-apiserver, kustomize, sops, tilt, ...) and the Prisma client.
-if (!run('install tools', 'bash', ['scripts/install-tools.sh'])) stop('tool installation failed: see above');
+// The pinned Go-built tools the suites call (kubeconform, kwok and the other control-plane binaries are
+// installable too, but no test needs them, and a cold build of each costs minutes).
+const TEST_TOOLS = [
+  ...['kustomize', 'sops', 'age', 'yq', 'kube-score', 'gitleaks', 'actionlint', 'helm'],
+  ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'tilt'],
+  ...['argocd', 'prometheus-operator', 'cert-manager'],
+];
+
+// Set-up: those tools, then the Prisma client.
+if (!run('install tools', 'bash', ['scripts/install-tools.sh', ...TEST_TOOLS]))
+  stop('tool installation failed: see above');
 if (!run('generate Prisma client', process.execPath, ['apps/api/scripts/generate-client.mjs', '--if-stale'])) {
   stop('prisma generate failed: see above');
 }
