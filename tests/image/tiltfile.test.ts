@@ -202,7 +202,6 @@ describe('Tiltfile manifests', () => {
       name: string;
       securityContext: Record<string, unknown>;
       resources: { limits: Record<string, string> };
-      env?: unknown[];
     };
     const expected = structuredClone(overlay.find((o) => key(o) === 'Deployment/python-api')) as unknown as {
       spec: { template: { spec: { containers: Container[] } } };
@@ -211,10 +210,6 @@ describe('Tiltfile manifests', () => {
     api.securityContext.readOnlyRootFilesystem = false;
     api.resources.limits.memory = '1Gi';
     api.resources.limits['ephemeral-storage'] = '2Gi';
-    api.env = [
-      ...(api.env ?? []),
-      { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'app-secret', key: 'DATABASE_URL' } } },
-    ];
     expect(normalize(byKey.get('Deployment/python-api'))).toEqual(normalize(expected));
   });
 });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../src/config/config.js';
+import { startLocalDatabaseIfNeeded } from '../src/dev/local-database.js';
 import { REPO_ROOT } from './support/paths.js';
 
 let secretsDir: string;
@@ -114,5 +115,23 @@ describe('the server process with a bad configuration', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/DATABASE_URL: required when NODE_ENV=production/);
     expect(result.stdout).not.toContain('embedded PostgreSQL');
+  });
+});
+
+describe('the local entry points (npm start, npm run dev) and the database they use', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('start no embedded PostgreSQL when a Secret file provides DATABASE_URL (a dev pod with app-secret)', async () => {
+    delete process.env.DATABASE_URL;
+    process.env.NODE_ENV = 'development';
+    process.env.SECRETS_DIR = secretsDir;
+    process.env.CONFIG_DIR = configDir;
+    writeFileSync(path.join(secretsDir, 'DATABASE_URL'), `${URL_A}\n`);
+
+    await expect(startLocalDatabaseIfNeeded()).resolves.toBeUndefined();
+    expect(process.env.DATABASE_URL).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@
  * button). Destructive on purpose, so it refuses to touch a production database.
  */
 import pg from 'pg';
+import { loadConfig } from '../config/config.js';
 
 const DEMO_ITEMS: [string, string | null][] = [
   ['Coffee grinder', 'Burr grinder with 40 settings'],
@@ -17,12 +18,15 @@ const DEMO_ITEMS: [string, string | null][] = [
   ['Milk frother', null],
 ];
 
-const url = process.env.DATABASE_URL;
+// The same sources as the server (Secret files > environment > ConfigMap files), so inside a
+// pod it seeds the database the API uses.
+const config = loadConfig();
+const url = config.DATABASE_URL;
 if (!url) {
   process.stderr.write('DATABASE_URL: required (the database to seed)\n');
   process.exit(1);
 }
-if (process.env.NODE_ENV === 'production') {
+if (config.NODE_ENV === 'production') {
   process.stderr.write('refusing to seed with NODE_ENV=production: seeding deletes every item\n');
   process.exit(1);
 }

@@ -1,18 +1,28 @@
 import path from 'node:path';
 import pg from 'pg';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { applyMigrations } from '../db/migrations.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 
 export const LOCAL_DATABASE = 'items';
 
 /**
- * Development convenience: when DATABASE_URL is unset (and NODE_ENV is not production), start
- * the embedded PostgreSQL kept under .data/, apply the migrations and export DATABASE_URL.
- * Returns undefined when a DATABASE_URL was given or in production (where the server's
- * configuration check then refuses to start without one).
+ * Development convenience: when no DATABASE_URL is configured (and NODE_ENV is not production),
+ * start the embedded PostgreSQL kept under .data/, apply the migrations and export DATABASE_URL.
+ * "Configured" means what the server sees: a Secret file, the environment or a ConfigMap file,
+ * so a pod with a mounted app-secret never starts a database of its own. Returns undefined when
+ * a URL is configured, in production, or when the configuration is invalid (the server then
+ * reports the offending key in one line).
  */
 export async function startLocalDatabaseIfNeeded(): Promise<EmbeddedDatabase | undefined> {
-  if (process.env.DATABASE_URL || process.env.NODE_ENV === 'production') return undefined;
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+  if (config.DATABASE_URL !== undefined || config.NODE_ENV === 'production') return undefined;
   const dataDir = path.resolve(process.env.LOCAL_DATA_DIR ?? '.data/postgres');
   const server = await startEmbeddedPostgres({ dataDir });
   await createDatabaseIfMissing(server.url(), LOCAL_DATABASE);
