@@ -1,19 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { buildTestApp, type TestApp } from './support/app.js';
+import { buildTestApp, closeTestApp, openTestApp, type TestApp } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
 let api: TestApp;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  api = buildTestApp(database.url);
-});
-afterAll(async () => {
-  await api.close();
-  await database.drop();
-});
+beforeAll(async () => ({ database, api } = await openTestApp()));
+afterAll(() => closeTestApp({ database, api }));
 
 describe('unknown routes and methods', () => {
   it.each(['/nope', '/api', '/api/items/1/extra', '/api/itemz'])('answers 404 problem+json for %s', async (path) => {

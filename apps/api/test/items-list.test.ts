@@ -1,24 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { buildTestApp, type TestApp } from './support/app.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { closeTestApp, openTestApp, type TestApp } from './support/app.js';
+import type { TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
 let api: TestApp;
 let ids: number[];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  api = buildTestApp(database.url);
+  ({ database, api } = await openTestApp());
   // 250 rows, inserted out of id order on purpose is impossible with SERIAL; delete a few to leave gaps.
   await database.sql.query(`INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 250) AS g`);
   await database.sql.query('DELETE FROM items WHERE id IN (3, 100, 101)');
   ids = (await database.sql.query('SELECT id FROM items ORDER BY id')).rows.map((r) => r.id as number);
 });
-afterAll(async () => {
-  await api.close();
-  await database.drop();
-});
+afterAll(() => closeTestApp({ database, api }));
 
 describe('GET /api/items', () => {
   it('returns the first 100 items ordered by id, with a Link to the next page', async () => {

@@ -1,20 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { buildTestApp, type TestApp } from './support/app.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { closeTestApp, openTestApp, type TestApp } from './support/app.js';
+import type { TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
 let api: TestApp;
 let id: number;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  api = buildTestApp(database.url);
-});
-afterAll(async () => {
-  await api.close();
-  await database.drop();
-});
+beforeAll(async () => ({ database, api } = await openTestApp()));
+afterAll(() => closeTestApp({ database, api }));
 beforeEach(async () => {
   const { rows } = await database.sql.query(
     `INSERT INTO items (name, description, created_at, updated_at)

@@ -3,20 +3,14 @@ import request from 'supertest';
 import { startService, type Service } from '../src/service.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Writable } from 'node:stream';
-import { buildTestApp, testConfig, type TestApp } from './support/app.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { closeTestApp, openTestApp, testConfig, type TestApp } from './support/app.js';
+import type { TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
 let api: TestApp;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  api = buildTestApp(database.url);
-});
-afterAll(async () => {
-  await api.close();
-  await database.drop();
-});
+beforeAll(async () => ({ database, api } = await openTestApp()));
+afterAll(() => closeTestApp({ database, api }));
 
 const durationSamples = async () =>
   (await api.metrics.registry.getSingleMetricAsString('http_request_duration_seconds'))

@@ -1,20 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { toOpenApiPath } from '../src/http/openapi.js';
-import { buildTestApp, type TestApp } from './support/app.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { closeTestApp, openTestApp, type TestApp } from './support/app.js';
+import type { TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
 let api: TestApp;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  api = buildTestApp(database.url);
-});
-afterAll(async () => {
-  await api.close();
-  await database.drop();
-});
+beforeAll(async () => ({ database, api } = await openTestApp()));
+afterAll(() => closeTestApp({ database, api }));
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };

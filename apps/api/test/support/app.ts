@@ -8,6 +8,7 @@ import { createPrismaClient, type Database } from '../../src/db/prisma.js';
 import type { Lifecycle } from '../../src/http/health.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {
   app: Express;
@@ -62,4 +63,17 @@ export function buildTestApp(databaseUrl: string, overrides: Record<string, stri
       await pool.end();
     },
   };
+}
+
+/** A test file's own database (cloned from the migrated template) and the app on it. */
+export async function openTestApp(
+  overrides: Record<string, string> = {},
+): Promise<{ database: TestDatabase; api: TestApp }> {
+  const database = await createTestDatabase();
+  return { database, api: buildTestApp(database.url, overrides) };
+}
+
+export async function closeTestApp({ database, api }: { database: TestDatabase; api: TestApp }): Promise<void> {
+  await api.close();
+  await database.drop();
 }
