@@ -20,6 +20,24 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tim
   }
 }
 
+/** Takes an exclusive lock on the items table, so the next item request blocks inside PostgreSQL. */
+async function lockItems() {
+  const locker = await database.sql.connect();
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+  return locker;
+}
+
+/** Resolves once a request of the server is provably in flight: waiting on that lock. */
+function requestBlockedOnLock() {
+  return waitFor(async () => {
+    const waiting = await database.sql.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = 'python-api' AND wait_event_type = 'Lock'`,
+    );
+    return waiting.rowCount ? true : undefined;
+  }, 'the request to wait on the lock');
+}
+
 describe('SIGTERM', () => {
   it('fails readiness at once, lets the request in flight finish with 200, then exits 0', async () => {
     const { rows } = await database.sql.query(`INSERT INTO items (name) VALUES ('in flight') RETURNING id`);
@@ -28,16 +46,9 @@ describe('SIGTERM', () => {
     const base = `http://127.0.0.1:${server.port}`;
 
     // Hold a lock so the request is provably inside the server, waiting on PostgreSQL.
-    const locker = await database.sql.connect();
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const locker = await lockItems();
     const inFlight = fetch(`${base}/api/items/${id}`);
-    await waitFor(async () => {
-      const waiting = await database.sql.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'python-api' AND wait_event_type = 'Lock'`,
-      );
-      return waiting.rowCount ? true : undefined;
-    }, 'the request to wait on the lock');
+    await requestBlockedOnLock();
 
     server.child.kill('SIGTERM');
     await waitFor(
@@ -72,17 +83,10 @@ describe('SIGTERM', () => {
       SHUTDOWN_TIMEOUT_MS: '1000',
       DB_STATEMENT_TIMEOUT_MS: '30000',
     });
-    const locker = await database.sql.connect();
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const locker = await lockItems();
     try {
       const stuck = fetch(`http://127.0.0.1:${server.port}/api/items/1`).catch((error: Error) => error);
-      await waitFor(async () => {
-        const waiting = await database.sql.query(
-          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'python-api' AND wait_event_type = 'Lock'`,
-        );
-        return waiting.rowCount ? true : undefined;
-      }, 'the request to wait on the lock');
+      await requestBlockedOnLock();
       server.child.kill('SIGTERM');
       const outcome = await server.exited;
       expect(outcome.code).toBe(1);
