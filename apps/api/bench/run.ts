@@ -21,6 +21,8 @@ import { createDatabaseIfMissing } from '../src/dev/local-database.js';
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SERVER_ENTRY = path.resolve('dist/apps/api/src/server.js');
+/** BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops (see bench/profile-summary.ts). */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROF;
 
 interface ServerUnderTest {
   child: ChildProcess;
@@ -35,7 +37,8 @@ interface ServerUnderTest {
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 async function startServer(databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<ServerUnderTest> {
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const profiling = CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROFILE_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profiling, SERVER_ENTRY], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
