@@ -392,9 +392,9 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       expect(config.KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(60_000);
     });
 
-    it('the API memory request keeps the measured working set below the HPA memory target, the limit above it', () => {
-      // docs/api.md ("Benchmark"): ~140 MiB RSS with Prisma's query compiler loaded, under load.
-      const measuredMiB = 140;
+    it('the API memory request keeps the measured peak below the HPA memory target, the limit well above it', () => {
+      // docs/api.md ("Benchmark"): peak RSS of one saturated server process, rounded up.
+      const measuredMiB = 300;
       const objects = objectsOf(environment);
       const hpa = find(objects, 'HorizontalPodAutoscaler', 'python-api').spec as {
         metrics: { resource: { name: string; target: { averageUtilization: number } } }[];
