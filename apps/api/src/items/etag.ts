@@ -8,15 +8,15 @@ export function itemEtag(item: Pick<ItemRecord, 'id' | 'version'>): string {
 }
 
 /**
- * Reads an If-Match header for one item: undefined when absent (unconditional write), [] when
- * nothing in it can match, or the versions it names. `*` means "any current version".
+ * Reads an If-Match header for one item: undefined when absent or `*` ("any current version":
+ * an unconditional write), [] when nothing in it can match, or the versions it names.
  */
-export function versionsFromIfMatch(header: string | undefined, id: number): number[] | 'any' | undefined {
+export function versionsFromIfMatch(header: string | undefined, id: number): number[] | undefined {
   if (header === undefined) return undefined;
   const versions: number[] = [];
   // A client has no reason to send many tags; the cap bounds the distinct SQL shapes (IN lists).
   for (const tag of header.split(',', MAX_TAGS).map((t) => t.trim())) {
-    if (tag === '*') return 'any';
+    if (tag === '*') return undefined;
     // Weak tags never satisfy If-Match (RFC 9110 §13.1.1 uses strong comparison).
     const match = /^"(\d+)\.(\d+)"$/.exec(tag);
     if (match && Number(match[1]) === id) versions.push(Number(match[2]));

@@ -25,9 +25,22 @@ export interface ItemRepository {
 }
 
 export function createItemRepository(db: Database): ItemRepository {
-  async function failure(id: number): Promise<{ ok: false; reason: 'missing' | 'stale' }> {
-    const exists = await db.item.findUnique({ where: { id }, select: { id: true } });
-    return { ok: false, reason: exists ? 'stale' : 'missing' };
+  /**
+   * Runs one conditional write (the version check and the write are one statement, so no other
+   * writer can interleave); when no row matched, tells a missing item from a stale version.
+   */
+  async function conditionally<T>(
+    id: number,
+    versions: number[] | undefined,
+    write: (where: { id: number; version?: { in: number[] } }) => Promise<T>,
+  ): Promise<WriteOutcome<T>> {
+    try {
+      return { ok: true, value: await write(versions ? { id, version: { in: versions } } : { id }) };
+    } catch (error) {
+      if (!isRecordNotFound(error)) throw error;
+      const exists = await db.item.findUnique({ where: { id }, select: { id: true } });
+      return { ok: false, reason: exists ? 'stale' : 'missing' };
+    }
   }
 
   return {
@@ -45,28 +58,18 @@ export function createItemRepository(db: Database): ItemRepository {
 
     create: (input) => db.item.create({ data: { name: input.name, description: input.description ?? null } }),
 
-    async replace(id, input, versions) {
-      try {
-        // One statement: the version check and the write cannot be interleaved by another writer.
-        const value = await db.item.update({
-          where: { id, ...(versions ? { version: { in: versions } } : {}) },
+    replace: (id, input, versions) =>
+      conditionally(id, versions, (where) =>
+        db.item.update({
+          where,
           data: { name: input.name, description: input.description ?? null, version: { increment: 1 } },
-        });
-        return { ok: true, value };
-      } catch (error) {
-        if (isRecordNotFound(error)) return failure(id);
-        throw error;
-      }
-    },
+        }),
+      ),
 
-    async remove(id, versions) {
-      try {
-        await db.item.delete({ where: { id, ...(versions ? { version: { in: versions } } : {}) } });
-        return { ok: true, value: null };
-      } catch (error) {
-        if (isRecordNotFound(error)) return failure(id);
-        throw error;
-      }
-    },
+    remove: (id, versions) =>
+      conditionally(id, versions, async (where) => {
+        await db.item.delete({ where });
+        return null;
+      }),
   };
 }

@@ -2,7 +2,7 @@ import type { Express, Request, RequestHandler, Response } from 'express';
 import { HttpProblem, ProblemType } from '../http/problem.js';
 import { parseInput } from '../http/validation.js';
 import { itemEtag, versionsFromIfMatch } from './etag.js';
-import type { ItemRecord, ItemRepository, WriteOutcome } from './repository.js';
+import type { ItemRecord, ItemRepository } from './repository.js';
 import { DEFAULT_PAGE_SIZE, itemIdParams, itemInput, listItemsQuery } from './schemas.js';
 
 export const ITEMS_PATH = '/api/items';
@@ -33,13 +33,11 @@ function requireJson(req: Request): void {
 }
 
 function ifMatch(req: Request, id: number): number[] | undefined {
-  const versions = versionsFromIfMatch(req.get('If-Match'), id);
-  return versions === 'any' ? undefined : versions;
+  return versionsFromIfMatch(req.get('If-Match'), id);
 }
 
-function failWrite(outcome: WriteOutcome<unknown>, id: number): never {
-  if (outcome.ok) throw new Error('unreachable');
-  if (outcome.reason === 'missing') throw notFound(id);
+function failWrite(reason: 'missing' | 'stale', id: number): never {
+  if (reason === 'missing') throw notFound(id);
   throw new HttpProblem({
     status: 412,
     type: ProblemType.preconditionFailed,
@@ -85,14 +83,14 @@ export function registerItemRoutes(app: Express, repo: ItemRepository, guard: Re
     requireJson(req);
     const input = parseInput(itemInput, req.body, 'body');
     const outcome = await repo.replace(id, input, ifMatch(req, id));
-    if (!outcome.ok) failWrite(outcome, id);
+    if (!outcome.ok) failWrite(outcome.reason, id);
     sendItem(res, 200, outcome.value);
   });
 
   app.delete(ITEM_PATH, guard, async (req, res) => {
     const { id } = parseInput(itemIdParams, req.params, 'path');
     const outcome = await repo.remove(id, ifMatch(req, id));
-    if (!outcome.ok) failWrite(outcome, id);
+    if (!outcome.ok) failWrite(outcome.reason, id);
     res.status(204).end();
   });
 }
