@@ -8,11 +8,15 @@ export const MAX_ID = 2_147_483_647;
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;
 
-const positiveId = z
-  .string()
-  .regex(/^[1-9][0-9]{0,9}$/, `must be a positive integer up to ${MAX_ID}`)
-  .transform(Number)
-  .refine((id) => id <= MAX_ID, `must be a positive integer up to ${MAX_ID}`);
+/** A decimal integer in a path or query string: `pattern` bounds its digits, `min`/`max` its value. */
+const integerString = (pattern: RegExp, min: number, max: number, message: string) =>
+  z
+    .string()
+    .regex(pattern, message)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, message);
+
+const positiveId = integerString(/^[1-9][0-9]{0,9}$/, 1, MAX_ID, `must be a positive integer up to ${MAX_ID}`);
 
 export const itemIdParams = z
   .object({ id: positiveId.openapi({ type: 'integer', minimum: 1, maximum: MAX_ID, example: 42 }) })
@@ -20,18 +24,10 @@ export const itemIdParams = z
 
 export const listItemsQuery = z
   .object({
-    limit: z
-      .string()
-      .regex(/^[0-9]{1,4}$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+    limit: integerString(/^[0-9]{1,4}$/, 1, MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
       .optional()
       .openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }),
-    after: z
-      .string()
-      .regex(/^[0-9]{1,10}$/, `must be an item id (0 to ${MAX_ID})`)
-      .transform(Number)
-      .refine((n) => n <= MAX_ID, `must be an item id (0 to ${MAX_ID})`)
+    after: integerString(/^[0-9]{1,10}$/, 0, MAX_ID, `must be an item id (0 to ${MAX_ID})`)
       .optional()
       .openapi({
         type: 'integer',
