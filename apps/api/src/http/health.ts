@@ -32,10 +32,12 @@ export function registerHealthRoutes(app: Express, pool: pg.Pool, lifecycle: Lif
     res.send(JSON.stringify(body));
   };
 
-  app.get('/health', async (_req, res) => {
+  const sendReport = async (res: Response) => {
     const body = await report();
     send(res, body.status === 'pass' ? 200 : 503, body);
-  });
+  };
+
+  app.get('/health', (_req, res) => sendReport(res));
 
   app.get('/health/live', (_req, res) => {
     send(res, 200, { status: 'pass', version });
@@ -46,7 +48,6 @@ export function registerHealthRoutes(app: Express, pool: pg.Pool, lifecycle: Lif
       send(res, 503, { status: 'fail', version, output: 'shutting down' });
       return;
     }
-    const body = await report();
-    send(res, body.status === 'pass' ? 200 : 503, body);
+    await sendReport(res);
   });
 }
