@@ -22,30 +22,21 @@ export function createMetrics(pool: pg.Pool): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  new Gauge({
-    name: 'db_pool_connections_total',
-    help: 'Connections the pg pool holds (idle and in use)',
-    registers: [registry],
-    collect() {
-      this.set(pool.totalCount);
-    },
-  });
-  new Gauge({
-    name: 'db_pool_connections_idle',
-    help: 'Idle connections in the pg pool',
-    registers: [registry],
-    collect() {
-      this.set(pool.idleCount);
-    },
-  });
-  new Gauge({
-    name: 'db_pool_requests_waiting',
-    help: 'Queries queued for a pg pool connection',
-    registers: [registry],
-    collect() {
-      this.set(pool.waitingCount);
-    },
-  });
+  const poolGauges: [name: string, help: string, read: () => number][] = [
+    ['db_pool_connections_total', 'Connections the pg pool holds (idle and in use)', () => pool.totalCount],
+    ['db_pool_connections_idle', 'Idle connections in the pg pool', () => pool.idleCount],
+    ['db_pool_requests_waiting', 'Queries queued for a pg pool connection', () => pool.waitingCount],
+  ];
+  for (const [name, help, read] of poolGauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
 
   const middleware: RequestHandler = (req, res, next) => {
     if (req.path.startsWith('/health')) return next();
