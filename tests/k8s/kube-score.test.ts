@@ -3,9 +3,9 @@
 // exceptions below; each is declared with a `kube-score/ignore` annotation on the object,
 // with the reason in a comment there. A new ignore must be added here too, on purpose.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../support/kube-apiserver.js';
+import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
 import { ENVIRONMENTS, prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
-import { runOk, tool } from '../support/tools.js';
+import { run, tool } from '../support/tools.js';
 import { annotations, id } from './helpers.js';
 
 /** Object -> checks it may skip, and why (the same reasons stand next to the annotations). */
@@ -67,10 +67,8 @@ beforeAll(async () => {
       ...OPTIONAL_CHECKS.flatMap((c) => ['--enable-optional-test', c]),
     ];
     // kube-score exits 1 when a check fails; the JSON says which, so read it either way.
-    const out = await runOk('sh', ['-c', `"${tool('kube-score')}" "$@" || true`, 'kube-score', ...args], {
-      input: yaml,
-    });
-    rendered.set(environment, { objects: await tree.objects(environment), scored: JSON.parse(out) as ScoredObject[] });
+    const out = await run(tool('kube-score'), args, { input: yaml });
+    rendered.set(environment, { objects: parseObjects(yaml), scored: JSON.parse(out.stdout) as ScoredObject[] });
   }
 }, 120_000);
 
