@@ -1,7 +1,7 @@
 // What every rendered overlay must satisfy beyond schema validity: hardened containers,
 // selectors and ports that connect, the plan's numbers, and the Argo CD ordering.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SECRETS_DIR, loadConfig, type Config } from '../../apps/api/src/config/config.js';
@@ -52,7 +52,7 @@ async function appConfigIn(objects: KubeObject[]): Promise<Config> {
       ['config', findGenerated(objects, 'ConfigMap', 'app-config')],
       ['secrets', find(objects, 'Secret', 'app-secret')],
     ] as const) {
-      await import('node:fs/promises').then((fs) => fs.mkdir(path.join(dir, sub)));
+      await mkdir(path.join(dir, sub));
       for (const [key, value] of Object.entries(dataOf(object))) await writeFile(path.join(dir, sub, key), value);
     }
     return loadConfig({ env: {}, configDir: path.join(dir, 'config'), secretsDir: path.join(dir, 'secrets') });
