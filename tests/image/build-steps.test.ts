@@ -15,7 +15,7 @@ import pg from 'pg';
 import { applyMigrations } from '../../apps/api/src/db/migrations.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../apps/api/src/dev/embedded-postgres.js';
 import { freePort } from '../../apps/api/src/dev/free-port.js';
-import { run, runOk } from '../support/tools.js';
+import { REPO_ROOT, run, runOk } from '../support/tools.js';
 import { contextFiles, covers } from './lib/context.js';
 import {
   copyParts,
@@ -25,7 +25,6 @@ import {
   keyword,
   lastOf,
   parseDockerfile,
-  repoRoot,
   runCommand,
   type ParsedDockerfile,
 } from './lib/dockerfile.js';
@@ -107,7 +106,7 @@ beforeAll(async () => {
   const context = path.join(work, 'context');
   for (const file of contextFiles()) {
     await mkdir(path.dirname(path.join(context, file)), { recursive: true });
-    await cp(path.join(repoRoot, file), path.join(context, file));
+    await cp(path.join(REPO_ROOT, file), path.join(context, file));
   }
   stageDirs.context = context;
 
@@ -115,7 +114,7 @@ beforeAll(async () => {
   const deps = path.join(work, 'deps');
   await mkdir(deps);
   for (const file of ['package.json', 'package-lock.json']) await cp(path.join(context, file), path.join(deps, file));
-  await linkTree(path.join(repoRoot, 'node_modules'), path.join(deps, 'node_modules'));
+  await linkTree(path.join(REPO_ROOT, 'node_modules'), path.join(deps, 'node_modules'));
   stageDirs.deps = deps;
 
   // Every later stage in file order: a copy of the stage it builds on, its COPY lines from
@@ -144,7 +143,7 @@ afterAll(async () => {
 describe('prod-deps stage', () => {
   it('keeps every production dependency and drops the dev tools and the Prisma CLI', async () => {
     const modules = path.join(stageDirs['prod-deps']!, 'node_modules');
-    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
     for (const dep of Object.keys(pkg.dependencies))

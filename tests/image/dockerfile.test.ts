@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { validate } from 'dockerfile-utils';
 import { loadConfig } from '../../apps/api/src/config/config.js';
+import { REPO_ROOT } from '../support/tools.js';
 import {
   args,
   content,
@@ -17,13 +18,12 @@ import {
   lastOf,
   lineage,
   parseDockerfile,
-  repoRoot,
   runCommand,
   type Stage,
 } from './lib/dockerfile.js';
 
 const df = parseDockerfile();
-const packageJson = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
   scripts?: Record<string, string>;
 };
 const allInstructions = df.stages.flatMap((s) => s.instructions);
@@ -94,7 +94,7 @@ describe('runtime target (image python-api)', () => {
     expect(entrypoint?.[0]).toBe('node');
     // tsc (tsconfig.json: rootDir ".", outDir "dist") compiles apps/api/src/server.ts, the
     // module that owns the process (config, listen, signals), to this file.
-    const tsconfig = JSON.parse(readFileSync(path.join(repoRoot, 'tsconfig.json'), 'utf8')) as {
+    const tsconfig = JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as {
       compilerOptions: { outDir: string; rootDir: string };
     };
     const source = path.posix.join('apps/api/src/server.ts');
@@ -103,7 +103,7 @@ describe('runtime target (image python-api)', () => {
       path.posix.relative(tsconfig.compilerOptions.rootDir, source).replace(/\.ts$/, '.js'),
     );
     expect(entrypoint?.slice(1)).toEqual([compiled]);
-    expect(readFileSync(path.join(repoRoot, source), 'utf8')).toMatch(/process\.on\('SIGTERM'/);
+    expect(readFileSync(path.join(REPO_ROOT, source), 'utf8')).toMatch(/process\.on\('SIGTERM'/);
     // A CMD would only add arguments; none are expected.
     expect(lastOf(df, 'runtime', 'CMD')).toBeUndefined();
   });
@@ -168,7 +168,7 @@ describe('migrate target (image python-api-migrate)', () => {
     expect(copied).toEqual(
       expect.arrayContaining(['migrate-deps:/app/node_modules', 'context:prisma.config.ts', 'context:apps/api/prisma']),
     );
-    const prismaConfig = readFileSync(path.join(repoRoot, 'prisma.config.ts'), 'utf8');
+    const prismaConfig = readFileSync(path.join(REPO_ROOT, 'prisma.config.ts'), 'utf8');
     expect(prismaConfig).toContain("'apps/api/prisma/schema.prisma'");
     expect(prismaConfig).toContain("'apps/api/prisma/migrations'");
   });

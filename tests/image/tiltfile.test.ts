@@ -8,9 +8,9 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { parseAllDocuments } from 'yaml';
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
-import { REPO_ROOT, run, tool, toolsEnv } from '../support/tools.js';
+import type { KubeObject } from '../support/kube-apiserver.js';
+import { REPO_ROOT, run, tool, toolsEnv, type RunResult } from '../support/tools.js';
 import { parseDockerfile } from './lib/dockerfile.js';
 import {
   imageTargets,
@@ -22,7 +22,6 @@ import {
   manifestNames,
   portForwards,
   resourceDeps,
-  type KubeObject,
   type TiltfileResult,
 } from './lib/tilt.js';
 
@@ -78,15 +77,9 @@ async function kubeconfig(context: string): Promise<string> {
   return file;
 }
 
-interface TiltRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function tiltfileResult(
   options: { context?: string; keyDir?: string; tiltfile?: string; args?: string[] } = {},
-): Promise<TiltRun> {
+): Promise<RunResult> {
   const tiltfile = options.tiltfile ?? path.join(tree.dir, 'Tiltfile');
   return run(tool('tilt'), ['alpha', 'tiltfile-result', '--file', tiltfile, ...(options.args ?? [])], {
     cwd: path.dirname(tiltfile),
@@ -100,10 +93,6 @@ async function tiltfileResult(
   });
 }
 
-const parseYaml = (text: string): KubeObject[] =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
 const key = (o: KubeObject) => `${o.kind}/${o.metadata.name}`;
 
 /** Tilt re-serialises objects through the typed API (a Namespace gains `spec: {}`); empty
@@ -127,7 +116,7 @@ beforeAll(async () => {
   expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
   result = JSON.parse(out.stdout) as TiltfileResult;
   // What Argo CD deploys for dev: the overlay rendered with the KSOPS flags.
-  overlay = parseYaml(await tree.build('dev'));
+  overlay = await tree.objects('dev');
 });
 
 afterAll(async () => {

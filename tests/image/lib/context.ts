@@ -3,19 +3,19 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 // A CommonJS module whose d.ts declares `export default`; it sets `.default` on itself.
 import dockerignoreModule from '@balena/dockerignore';
-import { repoRoot } from './dockerfile.js';
+import { REPO_ROOT } from '../../support/tools.js';
 
 /** The .dockerignore of this checkout, with Docker's matching rules (balena's port of the engine's). */
 export const dockerignore = dockerignoreModule
   .default()
-  .add(readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8'));
+  .add(readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8'));
 
 export const inContext = (file: string): boolean => !dockerignore.ignores(file);
 
 /** Files of this checkout, tracked or not (but not git-ignored): what a build starts from. */
 export function repoFiles(): string[] {
   return execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
-    cwd: repoRoot,
+    cwd: REPO_ROOT,
     encoding: 'utf8',
   })
     .split('\n')

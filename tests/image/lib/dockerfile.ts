@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { REPO_ROOT } from '../../support/tools.js';
 
-export const repoRoot = path.resolve(import.meta.dirname ?? '.', '../../..');
-export const dockerfilePath = path.join(repoRoot, 'Dockerfile');
+export const dockerfilePath = path.join(REPO_ROOT, 'Dockerfile');
 
 /** One build stage: its FROM line and every instruction up to the next FROM. */
 export interface Stage {

@@ -1,13 +1,6 @@
 // Readers for the JSON `tilt alpha tiltfile-result` prints (tilt v0.33: the Tiltfile loader's
 // TiltfileLoadResult, Go field names outside the v1alpha1 API specs, camelCase inside them).
-import { parseAllDocuments } from 'yaml';
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [key: string]: unknown };
-  [key: string]: unknown;
-}
+import { parseObjects, type KubeObject } from '../../support/kube-apiserver.js';
 
 interface ImageTargetJson {
   selector: string;
@@ -84,11 +77,7 @@ export function liveUpdate(result: TiltfileResult, ref: string) {
 /** The Kubernetes objects Tilt applies, for one resource or all of them. */
 export function k8sObjects(result: TiltfileResult, name?: string): KubeObject[] {
   const manifests = name ? [manifest(result, name)] : result.Manifests;
-  return manifests.flatMap((m) =>
-    parseAllDocuments(m.DeployTarget.yaml ?? '')
-      .map((d) => d.toJS() as KubeObject | null)
-      .filter((o): o is KubeObject => o !== null),
-  );
+  return manifests.flatMap((m) => parseObjects(m.DeployTarget.yaml ?? ''));
 }
 
 export function portForwards(result: TiltfileResult, name: string) {
