@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { databaseUrl, runStatements } from './admin.js';
 import { ADMIN_URL_ENV, TEMPLATE_ENV } from './env.js';
 
 export interface TestDatabase {
@@ -18,31 +19,18 @@ function adminUrl(): string {
 /** A fresh database for one test file, cloned from the migrated template. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `items_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${process.env[TEMPLATE_ENV]}"`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl());
-  url.pathname = `/${name}`;
-  const sql = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  await runStatements(adminUrl(), `CREATE DATABASE "${name}" TEMPLATE "${process.env[TEMPLATE_ENV]}"`);
+  const url = databaseUrl(adminUrl(), name);
+  const sql = new pg.Pool({ connectionString: url, max: 2 });
   // pool.end() resolves before closed clients' sockets are gone; DROP DATABASE ... WITH (FORCE)
   // may then terminate them, which surfaces as an 'error' event that must not crash the run.
   sql.on('error', () => undefined);
   return {
-    url: url.toString(),
+    url,
     sql,
     async drop() {
       await sql.end();
-      const client = new pg.Client({ connectionString: adminUrl() });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
+      await runStatements(adminUrl(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     },
   };
 }

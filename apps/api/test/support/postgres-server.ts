@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { applyMigrations } from '../../src/db/migrations.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/dev/embedded-postgres.js';
+import { databaseUrl, runStatements } from './admin.js';
 import { TEMPLATE_ENV, ADMIN_URL_ENV } from './env.js';
 
 declare global {
@@ -25,17 +25,8 @@ export async function startTestPostgres(): Promise<void> {
     adminUrl = server.url();
   }
   const template = `items_template_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${template}"`);
-    await admin.query(`CREATE DATABASE "${template}"`);
-  } finally {
-    await admin.end();
-  }
-  const templateUrl = new URL(adminUrl);
-  templateUrl.pathname = `/${template}`;
-  await applyMigrations(templateUrl.toString());
+  await runStatements(adminUrl, `DROP DATABASE IF EXISTS "${template}"`, `CREATE DATABASE "${template}"`);
+  await applyMigrations(databaseUrl(adminUrl, template));
 
   process.env[ADMIN_URL_ENV] = adminUrl;
   process.env[TEMPLATE_ENV] = template;
@@ -51,7 +42,5 @@ export async function stopTestPostgres(): Promise<void> {
     return;
   }
   // An external server (TEST_DATABASE_URL): leave it as we found it.
-  const admin = new pg.Client({ connectionString: state.adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${state.template}"`).finally(() => admin.end());
+  await runStatements(state.adminUrl, `DROP DATABASE IF EXISTS "${state.template}"`);
 }
