@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
 import { REPO_ROOT, runOk, tool } from '../support/tools.js';
 
-export const ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
+export { ENVIRONMENTS } from '../support/overlays.js';
 
 const rendered = new Map<string, Promise<KubeObject[]>>();
 

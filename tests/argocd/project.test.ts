@@ -4,7 +4,7 @@
 // application controller checks them before a sync.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeObject } from '../support/kube-apiserver.js';
-import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
+import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { ENVIRONMENTS, find, isApplication, render, sourcesOf, type Application, type AppProject } from './helpers.js';
 
 jest.setTimeout(180_000);
@@ -82,12 +82,20 @@ afterAll(async () => {
   await tree?.cleanup();
 });
 
+const overlays = new Map<Environment, Promise<KubeObject[]>>();
+
 /** What an Application deploys, rendered; null for third-party charts (not renderable offline). */
 async function renderedBy(app: Application, env: string): Promise<KubeObject[] | null> {
   const own = sourcesOf(app).find((s) => s.path);
   if (!own?.path) return null;
-  if (own.path === `gitops/overlays/${env}`) return tree.objects(env as (typeof ENVIRONMENTS)[number]);
-  return render(own.path);
+  if (own.path !== `gitops/overlays/${env}`) return render(own.path);
+  // The overlay goes through KSOPS: render each once, like render() does for the rest.
+  let objects = overlays.get(env as Environment);
+  if (!objects) {
+    objects = tree.objects(env as Environment);
+    overlays.set(env as Environment, objects);
+  }
+  return objects;
 }
 
 describe('the default project', () => {
