@@ -7,7 +7,7 @@ import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-apiserver.js';
-import { REPO_ROOT, TOOLS_BIN, run, runOk, tool } from '../support/tools.js';
+import { REPO_ROOT, run, runOk, tool, toolsEnv } from '../support/tools.js';
 
 jest.setTimeout(300_000);
 
@@ -22,13 +22,7 @@ const bootstrap = (args: string[] = []) =>
   run('bash', ['argocd/bootstrap.sh', '--no-wait', ...args], {
     cwd: dir,
     timeoutMs: 240_000,
-    env: {
-      ...process.env,
-      PATH: `${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
-      KUBECONFIG: server.kubeconfig,
-      SOPS_AGE_KEY_DIR: keyDir,
-      HOME: dir,
-    },
+    env: toolsEnv({ KUBECONFIG: server.kubeconfig, SOPS_AGE_KEY_DIR: keyDir, HOME: dir }),
   });
 
 const get = async <T>(urlPath: string) => {

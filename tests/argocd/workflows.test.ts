@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT, run, tool, toolsEnv } from '../support/tools.js';
+import { readYaml } from './helpers.js';
 
 interface Step {
   name?: string;
@@ -22,8 +23,7 @@ interface Workflow {
   jobs: Record<string, { needs?: string | string[]; steps: Step[]; permissions?: Record<string, string> }>;
 }
 
-const workflow = (name: string) =>
-  parse(readFileSync(path.join(REPO_ROOT, '.github/workflows', name), 'utf8')) as Workflow;
+const workflow = (name: string) => readYaml<Workflow>(`.github/workflows/${name}`);
 const step = (wf: Workflow, job: string, name: string) => {
   const found = wf.jobs[job]?.steps.find((s) => s.name === name);
   if (!found?.run) throw new Error(`no run step "${name}" in job ${job}`);
