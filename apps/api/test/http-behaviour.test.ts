@@ -33,6 +33,18 @@ describe('unknown routes and methods', () => {
     expect((await database.sql.query('SELECT count(*) FROM items')).rows[0].count).toBe(before);
   });
 
+  it('answers 400 problem+json (not 500) for a path whose percent-encoding is broken', async () => {
+    const res = await request(api.app).get('/api/items/%E0%A4%A');
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'The request URL is not valid percent-encoding.',
+    });
+  });
+
   it('answers OPTIONS with 204 and Allow', async () => {
     const res = await request(api.app).options('/api/items').expect(204);
     expect(res.headers.allow).toBe('GET, HEAD, POST, OPTIONS');

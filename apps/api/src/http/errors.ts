@@ -20,6 +20,18 @@ function bodyParserProblem(err: { type?: unknown; limit?: unknown; status?: unkn
   }
 }
 
+/**
+ * Any other client error Express raises before a handler runs (e.g. the router's 400 for a
+ * path whose percent-encoding is broken): keep its 4xx status instead of turning it into a 500.
+ */
+function clientErrorProblem(err: { status?: unknown }): Problem | undefined {
+  const { status } = err;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  const detail =
+    err instanceof URIError ? 'The request URL is not valid percent-encoding.' : 'The request was rejected.';
+  return { status, detail };
+}
+
 export const notFoundHandler: RequestHandler = (req, res) => {
   sendProblem(req, res, { status: 404, detail: `No route for ${req.method} ${req.path}.` });
 };
@@ -46,8 +58,8 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req: Request, re
   if (res.headersSent) return next(err);
   if (err instanceof HttpProblem) return sendProblem(req, res, err.problem);
 
-  const parserProblem = err instanceof Object ? bodyParserProblem(err) : undefined;
-  if (parserProblem) return sendProblem(req, res, parserProblem);
+  const clientProblem = err instanceof Object ? (bodyParserProblem(err) ?? clientErrorProblem(err)) : undefined;
+  if (clientProblem) return sendProblem(req, res, clientProblem);
 
   if (isDatabaseUnavailable(err)) {
     req.log.warn({ err: { message: (err as Error).message } }, 'database unavailable');
