@@ -74,6 +74,8 @@ describe('POST /api/items', () => {
     ['a name that is not a string', { name: 42 }, 'name'],
     ['a description over 2000 characters', { name: 'ok', description: 'd'.repeat(2001) }, 'description'],
     ['a description that is not a string', { name: 'ok', description: ['x'] }, 'description'],
+    ['a name containing a NUL character', { name: 'a\u0000b' }, 'name'],
+    ['a description containing a NUL character', { name: 'ok', description: 'a\u0000b' }, 'description'],
     ['an unknown field', { name: 'ok', price: 3 }, 'price'],
     ['an id in the body', { id: 7, name: 'ok' }, 'id'],
   ])('rejects %s with 400, naming the field, and stores nothing', async (_case, body, field) => {

@@ -38,6 +38,10 @@ export const listItemsQuery = z
   })
   .strict();
 
+// PostgreSQL text cannot store U+0000: without this check such input would fail as a 500.
+const hasNoNul = (text: string) => !text.includes('\u0000');
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
+
 /** Body of POST and PUT: the whole writable state of an item. Unknown fields are rejected. */
 export const itemInput = z
   .object({
@@ -46,10 +50,12 @@ export const itemInput = z
       .trim()
       .min(1, 'must not be empty')
       .max(200, 'must be at most 200 characters')
+      .refine(hasNoNul, NUL_MESSAGE)
       .openapi({ example: 'Coffee grinder', description: '1–200 characters after trimming' }),
     description: z
       .string()
       .max(2000, 'must be at most 2000 characters')
+      .refine(hasNoNul, NUL_MESSAGE)
       .nullable()
       .optional()
       .openapi({ example: 'Burr grinder, 40 settings', description: 'Up to 2000 characters' }),
