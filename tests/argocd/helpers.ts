@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
 import { REPO_ROOT, runOk, tool } from '../support/tools.js';
 
+export { find } from '../support/kube-apiserver.js';
 export { ENVIRONMENTS } from '../support/overlays.js';
 
 const rendered = new Map<string, Promise<KubeObject[]>>();
@@ -87,10 +88,4 @@ export function repository(): { url: string; revision: string } {
 export function wave(object: KubeObject): number {
   const annotations = (object.metadata.annotations ?? {}) as Record<string, string>;
   return Number(annotations['argocd.argoproj.io/sync-wave'] ?? '0');
-}
-
-export function find<T extends KubeObject = KubeObject>(objects: KubeObject[], kind: string, name: string): T {
-  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!found) throw new Error(`${kind}/${name} is not in the rendered output`);
-  return found as T;
 }

@@ -59,11 +59,7 @@ export function workloads(objects: KubeObject[]): { object: KubeObject; template
 
 export const id = (o: KubeObject) => `${o.kind}/${o.metadata.name}`;
 
-export function find(objects: KubeObject[], kind: string, name: string): KubeObject {
-  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!found) throw new Error(`${kind}/${name} is not rendered`);
-  return found;
-}
+export { find } from '../support/kube-apiserver.js';
 
 /** ConfigMaps carry a content hash suffix: find by the generator's name. */
 export function findGenerated(objects: KubeObject[], kind: string, name: string): KubeObject {

@@ -92,6 +92,13 @@ export function parseObjects(text: string): KubeObject[] {
     .filter((object): object is KubeObject => object !== null && typeof object === 'object');
 }
 
+/** The object of that kind and name; throws when it is missing. */
+export function find<T extends KubeObject = KubeObject>(objects: KubeObject[], kind: string, name: string): T {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`${kind}/${name} is not in the rendered output`);
+  return found as T;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
