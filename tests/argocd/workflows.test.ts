@@ -7,7 +7,7 @@ import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { REPO_ROOT, run, tool, toolsEnv } from '../support/tools.js';
+import { REPO_ROOT, run, runOk, tool, toolsEnv } from '../support/tools.js';
 import { readYaml } from './helpers.js';
 
 interface Step {
@@ -42,8 +42,8 @@ async function overlayCopy(): Promise<string> {
   // The steps call .tools/bin/yq, as on the runner after scripts/install-tools.sh yq.
   await symlink(path.join(REPO_ROOT, '.tools'), path.join(dir, '.tools'));
   // A checkout, as on the runner: the steps show their change with git diff.
-  await run('git', ['init', '-q'], { cwd: dir });
-  await run('git', ['add', 'gitops'], { cwd: dir });
+  await runOk('git', ['init', '-q'], { cwd: dir });
+  await runOk('git', ['add', 'gitops'], { cwd: dir });
   return dir;
 }
 
