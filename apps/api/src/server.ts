@@ -2,22 +2,12 @@
  * Production entry point: owns the process. Validates the configuration before opening any
  * port, starts the service, and turns SIGTERM/SIGINT into a graceful shutdown.
  */
-import { ConfigError, loadConfig, requireDatabaseUrl, type ServerConfig } from './config/config.js';
+import { loadServerConfigOrExit } from './config/config.js';
 import { createLogger } from './observability/logger.js';
 import { startService, type Service } from './service.js';
 
-function loadConfigOrExit(): ServerConfig {
-  try {
-    return requireDatabaseUrl(loadConfig());
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    // One line naming the key, then a non-zero exit before any port opens.
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
-}
-
-const config = loadConfigOrExit();
+// One line naming the key, then a non-zero exit before any port opens.
+const config = loadServerConfigOrExit();
 
 const logger = createLogger(config.LOG_LEVEL);
 const running: { service?: Service } = {};

@@ -126,3 +126,17 @@ export function requireDatabaseUrl(config: Config): ServerConfig {
   }
   return config as ServerConfig;
 }
+
+/**
+ * For entry points (the server, db:migrate, db:seed): the configuration with a database URL, or
+ * one line naming the offending key on stderr and exit 1, before anything else happens.
+ */
+export function loadServerConfigOrExit(): ServerConfig {
+  try {
+    return requireDatabaseUrl(loadConfig());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -2,12 +2,10 @@
  * `npm run db:migrate`: applies apps/api/prisma/migrations to DATABASE_URL exactly as the tests
  * do, recording them in _prisma_migrations so `prisma migrate deploy` agrees with the result.
  */
+import { loadServerConfigOrExit } from '../config/config.js';
 import { applyMigrations } from './migrations.js';
 
-const url = process.env.DATABASE_URL;
-if (!url) {
-  process.stderr.write('DATABASE_URL: required (the database to migrate)\n');
-  process.exit(1);
-}
-const applied = await applyMigrations(url);
+// The same sources as the server (Secret files > environment > ConfigMap files).
+const { DATABASE_URL } = loadServerConfigOrExit();
+const applied = await applyMigrations(DATABASE_URL);
 console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database already up to date');

@@ -3,7 +3,7 @@
  * button). Destructive on purpose, so it refuses to touch a production database.
  */
 import pg from 'pg';
-import { loadConfig } from '../config/config.js';
+import { loadServerConfigOrExit } from '../config/config.js';
 
 const DEMO_ITEMS: [string, string | null][] = [
   ['Coffee grinder', 'Burr grinder with 40 settings'],
@@ -20,18 +20,13 @@ const DEMO_ITEMS: [string, string | null][] = [
 
 // The same sources as the server (Secret files > environment > ConfigMap files), so inside a
 // pod it seeds the database the API uses.
-const config = loadConfig();
-const url = config.DATABASE_URL;
-if (!url) {
-  process.stderr.write('DATABASE_URL: required (the database to seed)\n');
-  process.exit(1);
-}
+const config = loadServerConfigOrExit();
 if (config.NODE_ENV === 'production') {
   process.stderr.write('refusing to seed with NODE_ENV=production: seeding deletes every item\n');
   process.exit(1);
 }
 
-const client = new pg.Client({ connectionString: url });
+const client = new pg.Client({ connectionString: config.DATABASE_URL });
 await client.connect();
 try {
   await client.query('BEGIN');

@@ -11,7 +11,7 @@ function bodyParserProblem(err: { type?: unknown; limit?: unknown; status?: unkn
       return { status: 413, detail: `The request body is larger than the ${String(err.limit)}-byte limit.` };
     case 'charset.unsupported':
     case 'encoding.unsupported':
-      return { status: 415, detail: 'Send the body as UTF-8 JSON without a content encoding.' };
+      return { status: 415, detail: 'This charset or content encoding is not supported: send the body as UTF-8 JSON.' };
     case 'request.aborted':
     case 'request.size.invalid':
       return { status: 400, detail: 'The request body was incomplete.' };
