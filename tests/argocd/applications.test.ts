@@ -109,7 +109,7 @@ describe('sync policies per environment', () => {
   it('dev follows main: automated, prune and self-heal, resources deleted with the Application', async () => {
     const app = await api('dev');
     expect(app.spec.syncPolicy?.automated).toEqual({ prune: true, selfHeal: true });
-    expect(finalizers(app)).toContain('resources-finalizer.argocd.argoproj.io');
+    expect(finalizers(app)).toContain('resources-finalizer.argocd.argoproj.io/foreground');
   });
 
   it('staging mirrors git exactly, as the rehearsal for prod', async () => {

@@ -43,9 +43,13 @@ async function applyAll(objects: KubeObject[]): Promise<string[]> {
   return rejected;
 }
 
+/** Every rejection and every warning (a deprecated field today is a rejection tomorrow). */
 async function dryRunAll(objects: KubeObject[]): Promise<string[]> {
   const results = await Promise.all(objects.map(async (o) => ({ o, r: await server.applyDryRun(o) })));
-  return results.filter(({ r }) => !r.accepted).map(({ o, r }) => `${id(o)}: ${r.message}`);
+  return results.flatMap(({ o, r }) => [
+    ...(r.accepted ? [] : [`${id(o)}: ${r.message}`]),
+    ...r.warnings.map((warning) => `${id(o)}: warning: ${warning}`),
+  ]);
 }
 
 describe('argocd/ (the Argo CD install, KSOPS, projects)', () => {
