@@ -86,7 +86,7 @@ if branch="$(git -C "$ROOT" rev-parse --abbrev-ref HEAD 2>/dev/null)" && [[ "$br
 fi
 
 kubectl version --request-timeout=10s >/dev/null 2>&1 ||
-  die "cannot reach a cluster with kubectl (current context: $(kubectl config current-context 2>/dev/null || echo none)). Start one: minikube start --cpus 2 --memory 6g"
+  die "cannot reach a cluster with kubectl (current context: $(kubectl config current-context 2>/dev/null || echo none)). Start one: minikube start --driver=docker --container-runtime=docker --cni=calico --cpus=4 --memory=8g --disk-size=30g"
 echo "Cluster: $(kubectl config current-context 2>/dev/null || echo '(from KUBECONFIG)')  environment: $env_name  repository: $configured_url@$configured_revision"
 
 # The dev overlay's Ingress (class nginx) is only Healthy once a controller has admitted it, and
