@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps): Express {
 
   registerHealthRoutes(app, deps.pool, lifecycle, deps.version);
 
-  const openApi = buildOpenApiDocument(deps.version);
+  const openApi = buildOpenApiDocument(deps.version, config.BODY_LIMIT);
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });

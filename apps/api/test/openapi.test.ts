@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { toOpenApiPath } from '../src/http/openapi.js';
-import { closeTestApp, openTestApp, type TestApp } from './support/app.js';
+import { buildTestApp, closeTestApp, openTestApp, type TestApp } from './support/app.js';
 import type { TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
@@ -44,6 +44,18 @@ describe('GET /openapi.json', () => {
       });
     }
     expect(body.paths['/docs']?.get).toBeDefined();
+  });
+
+  it('states the configured body limit in its 413 responses', async () => {
+    const { body } = await request(api.app).get('/openapi.json').expect(200);
+    expect(body.paths['/api/items'].post.responses['413'].description).toBe('Body larger than the limit (100kb)');
+    const small = buildTestApp(database.url, { BODY_LIMIT: '2kb' });
+    try {
+      const { body: doc } = await request(small.app).get('/openapi.json').expect(200);
+      expect(doc.paths['/api/items/{id}'].put.responses['413'].description).toBe('Body larger than the limit (2kb)');
+    } finally {
+      await small.close();
+    }
   });
 
   it('derives request rules from the validating zod schemas', async () => {

@@ -17,7 +17,7 @@ const etagHeader = z.string().openapi({ description: 'Strong validator for If-Ma
  * The OpenAPI 3.1 document, built from the same zod schemas that validate requests, so the
  * documentation cannot drift from the behaviour.
  */
-export function buildOpenApiDocument(version: string) {
+export function buildOpenApiDocument(version: string, bodyLimit: string) {
   const registry = new OpenAPIRegistry();
   const common = {
     429: problemResponse('Rate limit exceeded; see the RateLimit and RateLimit-Policy headers'),
@@ -56,7 +56,7 @@ export function buildOpenApiDocument(version: string) {
         content: itemJson,
       },
       400: problemResponse('Malformed JSON or invalid fields'),
-      413: problemResponse('Body larger than the limit (100 kB)'),
+      413: problemResponse(`Body larger than the limit (${bodyLimit})`),
       415: problemResponse('Body is not JSON'),
       ...common,
     },
@@ -84,7 +84,7 @@ export function buildOpenApiDocument(version: string) {
       400: problemResponse('Invalid id, malformed JSON or invalid fields'),
       404: problemResponse('No such item'),
       412: problemResponse('The item changed since the If-Match ETag'),
-      413: problemResponse('Body larger than the limit (100 kB)'),
+      413: problemResponse(`Body larger than the limit (${bodyLimit})`),
       415: problemResponse('Body is not JSON'),
       ...common,
     },
