@@ -24,10 +24,10 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis)
 # Built one after another, never in parallel: each takes minutes of both cores.
-HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool tilt kwok)
-ASSETS=(argocd prometheus-operator-crds cert-manager-crds)
+HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool tilt kwok argocd-runtime)
+ASSETS=(argocd prometheus-operator-crds cert-manager-crds kwok-stages)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
 
@@ -60,9 +60,12 @@ tool_version() {
     promtool) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
+    argocd-runtime) echo "$ARGOCD_RUNTIME_VERSION" ;;
+    redis) echo "$REDIS_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
     prometheus-operator-crds) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
     cert-manager-crds) echo "$CERT_MANAGER_VERSION" ;;
+    kwok-stages) echo "$KWOK_VERSION" ;;
     *) return 1 ;;
   esac
 }
@@ -73,6 +76,8 @@ tool_binaries() {
     kubernetes) echo "kube-apiserver kubectl" ;;
     kube-control-plane) echo "kube-controller-manager kube-scheduler" ;;
     kwok) echo "kwok kwokctl" ;;
+    argocd-runtime) echo "argocd" ;;
+    redis) echo "redis-server" ;;
     *) echo "$1" ;;
   esac
 }
@@ -91,6 +96,8 @@ version_of() {
     helm) "$path" version --short ;;
     kube-apiserver | kube-controller-manager | kube-scheduler | etcd | promtool | kwok | kwokctl) "$path" --version ;;
     kubectl) "$path" version --client ;;
+    argocd) "$path" version --client --short ;;
+    redis-server) "$path" --version ;;
     *) return 1 ;;
   esac
 }
@@ -270,6 +277,37 @@ build_tilt() {
   CGO_ENABLED=1 wrapper_build "$1" github.com/tilt-dev/tilt "$TILT_VERSION" copy \
     "github.com/tilt-dev/tilt/cmd/tilt=tilt" "-X main.version=${TILT_VERSION#v}"
 }
+# One multi-call binary: ARGOCD_BINARY_NAME=argocd-application-controller (or -repo-server)
+# selects the component, as the symlinks in Argo CD's image do.
+build_argocd_runtime() {
+  local pkg=github.com/argoproj/argo-cd/v3
+  wrapper_build "$1" "$pkg" "$ARGOCD_RUNTIME_VERSION" copy "$pkg/cmd=argocd" \
+    "-X $pkg/common.version=${ARGOCD_RUNTIME_VERSION#v} -X $pkg/common.gitTreeState=clean"
+}
+# Debian's packages, unpacked rather than installed: no root, no service started, and the two
+# shared libraries redis-server links against that a slim machine lacks sit next to it.
+build_redis() {
+  local out="$1" debs
+  command -v apt-get >/dev/null 2>&1 || die "redis: apt-get is needed to download Debian's redis-server"
+  debs="$(mktemp -d "$CACHE_DIR/.debs-XXXXXX")"
+  # apt-get download --print-uris would name the mirror; plain download only needs the lists.
+  (cd "$debs" && apt-get download redis-server redis-tools libjemalloc2 liblzf1) ||
+    die "redis: apt-get download failed (run apt-get update once if the package lists are missing)"
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$debs/root"; done
+  mkdir -p "$out/redis"
+  cp "$debs/root/usr/bin/redis-check-rdb" "$out/redis/redis-server"
+  cp -P "$debs"/root/usr/lib/*/lib{jemalloc,lzf}.so* "$out/redis/"
+  rm -rf "$debs"
+  # .tools/bin gets a hard link of this script, so it also names the cache entry it will live in.
+  cat >"$out/redis-server" <<WRAPPER
+#!/bin/sh
+# Debian's redis-server with its own libjemalloc/liblzf (see scripts/install-tools.sh).
+dir="\$(dirname "\$0")/redis"
+[ -d "\$dir" ] || dir='$CACHE_DIR/redis-$REDIS_VERSION/bin/redis'
+LD_LIBRARY_PATH="\$dir\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "\$dir/redis-server" "\$@"
+WRAPPER
+  chmod +x "$out/redis-server"
+}
 build_kwok() {
   go_install "$1" "" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
@@ -433,6 +471,20 @@ fetch_cert_manager_crds() {
   done
   rm -rf "$chart"
   [[ -n "$(ls "$out/crds")" ]] || die "cert-manager $CERT_MANAGER_VERSION: no crd-*.yaml templates in its chart"
+}
+
+# The stages `kwokctl` gives a cluster by default (kwok itself starts with none): nodes
+# initialise and heartbeat through a Lease; pods turn Ready, pods of a Job complete, deleted
+# pods go away.
+fetch_kwok_stages() {
+  local out="$1" dir f
+  dir="$(module_field "sigs.k8s.io/kwok@$KWOK_VERSION" Dir)/kustomize/stage"
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    [[ -f "$dir/$f.yaml" ]] || die "kwok $KWOK_VERSION has no kustomize/stage/$f.yaml"
+    printf -- '---\n' >>"$out/stages.yaml"
+    cat "$dir/$f.yaml" >>"$out/stages.yaml"
+  done
 }
 
 install_asset() {

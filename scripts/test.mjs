@@ -31,11 +31,13 @@ function stop(message) {
   process.exit(1);
 }
 
-// The pinned Go-built tools the suites call (kubeconform, kwok and the other control-plane binaries are
-// installable too, but no test needs them, and a cold build of each costs minutes).
+// The pinned tools the suites call (kubeconform and kwokctl are installable too, but no test needs them,
+// and a cold build of each costs minutes). The second line is the simulated cluster and the Argo CD
+// that syncs onto it (tests/argocd/sync-rehearsal.test.ts).
 const TEST_TOOLS = [
   ...['kustomize', 'sops', 'age', 'yq', 'kube-score', 'gitleaks', 'actionlint', 'helm'],
   ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'tilt'],
+  ...['kube-controller-manager', 'kube-scheduler', 'kwok', 'kwok-stages', 'argocd-runtime', 'redis'],
   ...['argocd', 'prometheus-operator', 'cert-manager'],
 ];
 

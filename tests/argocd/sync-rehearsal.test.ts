@@ -1,0 +1,469 @@
+// The dev Application, synced by a real Argo CD onto an empty cluster: Argo CD's application
+// controller and repo-server (the pinned ARGOCD_RUNTIME_VERSION build, with Redis) run as local
+// processes against a control plane whose node is simulated by kwok (tests/support/
+// simulated-cluster.ts). The repo-server renders gitops/overlays/dev from a Git repository with
+// kustomize --enable-alpha-plugins --enable-exec and KSOPS decrypting the secrets, exactly as in
+// the cluster; the controller applies it wave by wave, runs the migration hook, and judges health.
+//
+// What Minikube has and this cluster lacks, the test does in the open, writing only the status
+// those components write: the storage provisioner (one 5Gi hostPath PersistentVolume, as
+// Minikube's would create), cert-manager (Issuer and Certificate Ready), the ingress controller
+// (the Ingress address) and metrics-server with the HPA controller (the HPA's conditions).
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { crdFiles, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
+import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
+import { startSimulatedCluster, type SimulatedCluster } from '../support/simulated-cluster.js';
+import { REPO_ROOT, runOk, tool } from '../support/tools.js';
+
+jest.setTimeout(300_000);
+
+const NS = 'python-api-ns';
+const APP = 'python-api-dev';
+const RELEASE_PIN = 'gitops/overlays/dev/release/kustomization.yaml';
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+}
+interface ApplicationStatus {
+  sync?: { status?: string; revision?: string };
+  health?: { status?: string };
+  operationState?: {
+    phase?: string;
+    message?: string;
+    retryCount?: number;
+    syncResult?: {
+      revision?: string;
+      resources?: { kind: string; name: string; hookType?: string; status?: string }[];
+    };
+  };
+  resources?: {
+    kind: string;
+    name: string;
+    hook?: boolean;
+    status?: string;
+    health?: { status?: string; message?: string };
+  }[];
+  conditions?: { type: string; message: string }[];
+  history?: { revision: string }[];
+}
+
+let cluster: SimulatedCluster;
+let server: KubeApiServer;
+let tree: RenderTree;
+const processes: { name: string; child: ChildProcess; log: string }[] = [];
+let standIns: ReturnType<typeof setInterval> | undefined;
+let standInPass: Promise<unknown> = Promise.resolve();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): void {
+  const log = path.join(tree.dir, `${name}.log`);
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = createWriteStream(log);
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  processes.push({ name, child, log });
+}
+
+function logs(lines = 25): string {
+  return processes
+    .map(({ name, log }) => {
+      let text = '(no log)';
+      try {
+        text = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      } catch {
+        /* not started */
+      }
+      return `--- ${name}\n${text}`;
+    })
+    .join('\n');
+}
+
+async function get<T>(urlPath: string): Promise<T | undefined> {
+  const answer = await server.request('GET', urlPath);
+  return answer.status === 200 ? (answer.body as T) : undefined;
+}
+
+async function list<T = KubeObject>(urlPath: string): Promise<T[]> {
+  return (await get<{ items: T[] }>(urlPath))?.items ?? [];
+}
+
+const application = async () =>
+  (await get<{ status?: ApplicationStatus }>(`/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${APP}`))
+    ?.status ?? {};
+
+/** Polls until `check` returns a value; fails with the application's state and the logs. */
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}\napplication status: ${JSON.stringify(await application(), null, 1)}\n${logs()}`,
+      );
+    }
+    await sleep(500);
+  }
+}
+
+async function patchStatus(urlPath: string, status: unknown): Promise<void> {
+  const answer = await server.request('PATCH', `${urlPath}/status`, { status }, 'application/merge-patch+json');
+  if (answer.status !== 200) throw new Error(`status patch of ${urlPath} failed: ${JSON.stringify(answer.body)}`);
+}
+
+const hasReady = (object: KubeObject) =>
+  ((object as { status?: { conditions?: Condition[] } }).status?.conditions ?? []).some(
+    (c) => c.type === 'Ready' && c.status === 'True',
+  );
+
+/** One pass of the components this cluster lacks (see the header): status only, never spec. */
+async function playMissingControllers(): Promise<void> {
+  const ready = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'stand-in' }] };
+  for (const kind of ['issuers', 'certificates']) {
+    for (const object of await list(`/apis/cert-manager.io/v1/namespaces/${NS}/${kind}`)) {
+      if (!hasReady(object)) {
+        await patchStatus(`/apis/cert-manager.io/v1/namespaces/${NS}/${kind}/${object.metadata.name}`, ready);
+      }
+    }
+  }
+  for (const ingress of await list<KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } }>(
+    `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`,
+  )) {
+    if (!ingress.status?.loadBalancer?.ingress?.length) {
+      // The address Minikube's ingress-nginx publishes: the node's IP.
+      await patchStatus(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/${ingress.metadata.name}`, {
+        loadBalancer: { ingress: [{ ip: '192.168.49.2' }] },
+      });
+    }
+  }
+  for (const hpa of await list<KubeObject & { status?: { conditions?: Condition[] } }>(
+    `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`,
+  )) {
+    if (hpa.status?.conditions?.length) continue;
+    const target = await get<{ spec: { replicas: number } }>(
+      `/apis/apps/v1/namespaces/${NS}/deployments/${(hpa as { spec?: { scaleTargetRef?: { name: string } } }).spec?.scaleTargetRef?.name}`,
+    );
+    if (!target) continue;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await patchStatus(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${hpa.metadata.name}`, {
+      currentReplicas: target.spec.replicas,
+      desiredReplicas: target.spec.replicas,
+      conditions: [
+        { type: 'AbleToScale', status: 'True', reason: 'ReadyForNewScale', lastTransitionTime: now },
+        { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', lastTransitionTime: now },
+        { type: 'ScalingLimited', status: 'False', reason: 'DesiredWithinRange', lastTransitionTime: now },
+      ],
+    });
+  }
+}
+
+/** First moment (ms) the test saw each event; the order Argo CD's waves must produce. */
+const seen = new Map<string, number>();
+async function observe(): Promise<void> {
+  const mark = (event: string, happened: boolean) => {
+    if (happened && !seen.has(event)) seen.set(event, Date.now());
+  };
+  const secrets = await list(`/api/v1/namespaces/${NS}/secrets`);
+  mark(
+    'secrets',
+    ['postgres-secret', 'app-secret'].every((n) => secrets.some((s) => s.metadata.name === n)),
+  );
+  const postgres = await get<{ status?: { readyReplicas?: number } }>(
+    `/apis/apps/v1/namespaces/${NS}/statefulsets/postgres`,
+  );
+  mark('postgres created', postgres !== undefined);
+  mark('postgres ready', (postgres?.status?.readyReplicas ?? 0) >= 1);
+  const job = await get<{ status?: { conditions?: Condition[] } }>(
+    `/apis/batch/v1/namespaces/${NS}/jobs/python-api-migrate`,
+  );
+  mark('migration created', job !== undefined);
+  mark(
+    'migration complete',
+    (job?.status?.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True'),
+  );
+  mark('api created', (await get(`/apis/apps/v1/namespaces/${NS}/deployments/python-api`)) !== undefined);
+}
+
+async function git(...args: string[]): Promise<string> {
+  return (await runOk('git', args, { cwd: tree.dir })).trim();
+}
+
+beforeAll(async () => {
+  // The HPA controller is left off: without metrics-server it would mark the HPA Degraded, and
+  // its stand-in writes the status it reports on Minikube (which has metrics-server).
+  cluster = await startSimulatedCluster({ disabledControllers: ['horizontal-pod-autoscaler-controller'] });
+  server = cluster.server;
+  await server.installCrds([...crdFiles('argocd'), ...crdFiles('cert-manager'), ...crdFiles('prometheus-operator')]);
+
+  // A fork of this repository: the overlays with freshly encrypted secrets (ephemeral age key),
+  // argocd/ pointing at the fork, committed to `main` of a local Git repository.
+  tree = await prepareRenderTree();
+  await cp(path.join(REPO_ROOT, 'argocd'), path.join(tree.dir, 'argocd'), { recursive: true });
+  const repoUrl = `file://${tree.dir}`;
+  const repository = path.join(tree.dir, 'argocd/repository/repository.yaml');
+  await writeFile(repository, (await readFile(repository, 'utf8')).replace(/url: .*/, `url: ${repoUrl}`));
+  await writeFile(path.join(tree.dir, '.gitignore'), 'keys/\nbin/\n*.log\n');
+  await git('init', '-q', '-b', 'main');
+  await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'add', '.');
+  await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'fork');
+
+  // Argo CD's configuration, projects and RBAC as bootstrap.sh applies them; its workloads run
+  // below as processes instead of pods.
+  const build = (dir: string) =>
+    runOk(tool('kustomize'), ['build', path.join(tree.dir, dir)], { cwd: tree.dir }).then(parseObjects);
+  for (const object of await build('argocd')) {
+    if (['Deployment', 'StatefulSet', 'Service', 'NetworkPolicy'].includes(object.kind)) continue;
+    await server.apply(object);
+  }
+  // Minikube's default StorageClass and the volume its provisioner would create for the claim.
+  await server.apply({
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    provisioner: 'k8s.io/minikube-hostpath',
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'Immediate',
+  } as KubeObject);
+  await server.apply({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: 'pvc-postgres-data' },
+    spec: {
+      storageClassName: 'standard',
+      capacity: { storage: '5Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Delete',
+      hostPath: { path: '/tmp/hostpath-provisioner/python-api-ns/postgres-data' },
+    },
+  } as KubeObject);
+
+  // Redis, the repo-server, the application controller.
+  const [redisPort, repoPort, repoMetrics, controllerMetrics] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  start(
+    'redis',
+    tool('redis-server'),
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    process.env,
+  );
+  const argocdEnv = (binary: string) =>
+    tree.env({
+      ARGOCD_BINARY_NAME: binary,
+      HOME: tree.dir,
+      KUBECONFIG: server.kubeconfig,
+      // The in-cluster destination (https://kubernetes.default.svc) is the cluster of KUBECONFIG.
+      ARGOCD_FAKE_IN_CLUSTER: 'true',
+      ARGOCD_GPG_ENABLED: 'false',
+      // What the sops-age Secret gives the repo-server in the cluster.
+      SOPS_AGE_KEY_FILE: path.join(tree.keyDir, 'python-api-dev.agekey'),
+    });
+  start(
+    'argocd-repo-server',
+    tool('argocd'),
+    [
+      ...['--port', String(repoPort), '--metrics-port', String(repoMetrics), '--address', '127.0.0.1'],
+      ...['--disable-tls', '--redis', `127.0.0.1:${redisPort}`, '--logformat', 'text'],
+      // With --app-resync below: Git is polled every 5 s, where a cluster polls every 3 min or
+      // gets a webhook. (The repo-server would otherwise reuse a branch's commit for 3 min.)
+      '--revision-cache-expiration=5s',
+    ],
+    argocdEnv('argocd-repo-server'),
+  );
+  start(
+    'argocd-application-controller',
+    tool('argocd'),
+    [
+      `--kubeconfig=${server.kubeconfig}`,
+      '--namespace=argocd',
+      `--repo-server=127.0.0.1:${repoPort}`,
+      '--repo-server-plaintext',
+      `--redis=127.0.0.1:${redisPort}`,
+      `--metrics-port=${controllerMetrics}`,
+      '--app-resync=5',
+      '--status-processors=2',
+      '--operation-processors=2',
+      '--logformat=text',
+    ],
+    argocdEnv('argocd-application-controller'),
+  );
+
+  standIns = setInterval(() => {
+    standInPass = standInPass.then(() =>
+      Promise.all([playMissingControllers(), observe()]).catch(() => {
+        /* the next pass retries; a lasting failure shows up as a timeout with the logs */
+      }),
+    );
+  }, 200);
+
+  // The dev Application exactly as gitops/apps/dev renders it for the fork.
+  const dev = (await build('gitops/apps/dev')).find((o) => o.kind === 'Application' && o.metadata.name === APP);
+  if (!dev) throw new Error(`gitops/apps/dev renders no Application ${APP}`);
+  await server.apply(dev);
+}, 240_000);
+
+afterAll(async () => {
+  if (standIns) clearInterval(standIns);
+  await standInPass;
+  for (const { child } of processes.reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(kill);
+  }
+  await cluster?.stop();
+  await tree?.cleanup();
+});
+
+describe('Argo CD syncing the dev Application onto an empty cluster', () => {
+  it('converges in one automated sync: Synced, Healthy, no retry', async () => {
+    const head = await git('rev-parse', 'HEAD');
+    const status = await until('python-api-dev Synced and Healthy', async () => {
+      const s = await application();
+      return s.sync?.status === 'Synced' && s.health?.status === 'Healthy' && s.operationState?.phase === 'Succeeded'
+        ? s
+        : undefined;
+    });
+    expect(status.sync?.revision).toBe(head);
+    expect(status.operationState?.retryCount ?? 0).toBe(0);
+    expect(status.history?.map((h) => h.revision)).toEqual([head]);
+    expect(status.conditions ?? []).toEqual([]);
+    // Every resource Argo CD tracks is in sync and none is unhealthy (the migration Job is a hook:
+    // run by the sync, not compared with git).
+    const unhealthy = (status.resources ?? []).filter(
+      (r) => !r.hook && (r.status !== 'Synced' || (r.health && r.health.status !== 'Healthy')),
+    );
+    expect(unhealthy).toEqual([]);
+    expect(status.resources?.map((r) => `${r.kind}/${r.name}`)).toEqual(
+      expect.arrayContaining([
+        'StatefulSet/postgres',
+        'Deployment/python-api',
+        'Secret/postgres-secret',
+        'Secret/app-secret',
+      ]),
+    );
+  });
+
+  it('created the secrets, then PostgreSQL, ran the migration once it was ready, then the API', () => {
+    const at = (event: string) => {
+      const time = seen.get(event);
+      if (time === undefined) throw new Error(`never saw: ${event}`);
+      return time;
+    };
+    expect(at('secrets')).toBeLessThanOrEqual(at('postgres created'));
+    expect(at('postgres ready')).toBeLessThanOrEqual(at('migration created'));
+    expect(at('migration complete')).toBeLessThanOrEqual(at('api created'));
+  });
+
+  it('really runs what it rendered: the API pods are up, with the decrypted secrets and their images', async () => {
+    const deployment = await get<{
+      status: { readyReplicas?: number };
+      spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+    }>(`/apis/apps/v1/namespaces/${NS}/deployments/python-api`);
+    expect(deployment?.spec.replicas).toBe(3);
+    expect(deployment?.status.readyReplicas).toBe(3);
+    expect(deployment?.spec.template.spec.containers[0]?.image).toMatch(/python-api:1\.0\.0$/);
+    const pods = await list<{ spec: { nodeName?: string }; status: { phase: string } }>(
+      `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dapi`,
+    );
+    expect(pods.map((p) => [p.spec.nodeName, p.status.phase])).toEqual([
+      ['minikube', 'Running'],
+      ['minikube', 'Running'],
+      ['minikube', 'Running'],
+    ]);
+    const secret = await get<{ data: Record<string, string> }>(`/api/v1/namespaces/${NS}/secrets/postgres-secret`);
+    const password = Buffer.from(secret?.data.POSTGRES_PASSWORD ?? '', 'base64').toString('utf8');
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    expect(password).not.toMatch(/ENC\[/);
+  });
+
+  it('leaves the replica count to the HPA: a scale-out stays, and the app stays Synced', async () => {
+    const scale = await server.request(
+      'PATCH',
+      `/apis/apps/v1/namespaces/${NS}/deployments/python-api/scale`,
+      { spec: { replicas: 5 } },
+      'application/merge-patch+json',
+    );
+    expect(scale.status).toBe(200);
+    await until('five ready replicas', async () => {
+      const d = await get<{ status: { readyReplicas?: number } }>(
+        `/apis/apps/v1/namespaces/${NS}/deployments/python-api`,
+      );
+      return d?.status.readyReplicas === 5;
+    });
+    // Several reconciliations (every 5 s) later, Argo CD has neither reverted nor flagged it.
+    await sleep(15_000);
+    const d = await get<{ spec: { replicas: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/python-api`);
+    expect(d?.spec.replicas).toBe(5);
+    const s = await application();
+    expect([s.sync?.status, s.health?.status]).toEqual(['Synced', 'Healthy']);
+  });
+
+  it('heals drift: a deleted Service comes back', async () => {
+    expect((await server.request('DELETE', `/api/v1/namespaces/${NS}/services/app-service`)).status).toBe(200);
+    await until('app-service recreated', () => get(`/api/v1/namespaces/${NS}/services/app-service`), 60_000);
+    await until('Synced again', async () => (await application()).sync?.status === 'Synced', 60_000);
+  });
+
+  it('deploys a commit of the CI pin step: new image, migration re-run first, Synced and Healthy', async () => {
+    const before = await get<{ metadata: { uid: string } }>(`/apis/batch/v1/namespaces/${NS}/jobs/python-api-migrate`);
+    expect(before).toBeDefined();
+    // What .github/workflows/deploy.yaml commits after pushing a build.
+    const pin = path.join(tree.dir, RELEASE_PIN);
+    const text = await readFile(pin, 'utf8');
+    await writeFile(pin, text.replaceAll('newTag: "1.0.0"', 'newTag: "1.0.1"'));
+    await git('-c', 'user.name=ci', '-c', 'user.email=ci@example.invalid', 'commit', '-q', '-am', 'dev: deploy 1.0.1');
+    const head = await git('rev-parse', 'HEAD');
+
+    const status = await until('the new revision Synced and Healthy', async () => {
+      const s = await application();
+      return s.sync?.revision === head &&
+        s.operationState?.syncResult?.revision === head &&
+        s.operationState.phase === 'Succeeded' &&
+        s.sync.status === 'Synced' &&
+        s.health?.status === 'Healthy'
+        ? s
+        : undefined;
+    });
+    expect(status.history?.map((h) => h.revision)).toHaveLength(2);
+    const job = await get<{
+      metadata: { uid: string };
+      spec: { template: { spec: { containers: { image: string }[] } } };
+    }>(`/apis/batch/v1/namespaces/${NS}/jobs/python-api-migrate`);
+    // BeforeHookCreation: the old Job was deleted and a new one ran with the new image.
+    expect(job?.metadata.uid).not.toBe(before?.metadata.uid);
+    expect(job?.spec.template.spec.containers[0]?.image).toMatch(/python-api-migrate:1\.0\.1$/);
+    const deployment = await get<{
+      spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+    }>(`/apis/apps/v1/namespaces/${NS}/deployments/python-api`);
+    expect(deployment?.spec.template.spec.containers[0]?.image).toMatch(/python-api:1\.0\.1$/);
+    // The sync did not reset the HPA's count either (RespectIgnoreDifferences).
+    expect(deployment?.spec.replicas).toBe(5);
+  });
+});
