@@ -26,7 +26,7 @@ GO_LDFLAGS_BASE="-s -w"
 
 QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis)
 # Built one after another, never in parallel: each takes minutes of both cores.
-HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool tilt kwok argocd-runtime)
+HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool prometheus tilt kwok argocd-runtime)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds kwok-stages)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
@@ -57,7 +57,7 @@ tool_version() {
     helm) echo "$HELM_VERSION" ;;
     kubernetes | kube-control-plane) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
-    promtool) echo "$PROMETHEUS_VERSION" ;;
+    promtool | prometheus) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     argocd-runtime) echo "$ARGOCD_RUNTIME_VERSION" ;;
@@ -94,7 +94,7 @@ version_of() {
     kube-score | gitleaks | tilt) "$path" version ;;
     actionlint) "$path" --version ;;
     helm) "$path" version --short ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | promtool | kwok | kwokctl) "$path" --version ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | promtool | prometheus | kwok | kwokctl) "$path" --version ;;
     kubectl) "$path" version --client ;;
     argocd) "$path" version --client --short ;;
     redis-server) "$path" --version ;;
@@ -107,7 +107,7 @@ expected_version() {
   local tool="$1" v
   v="$(tool_version "$tool")"
   case "$tool" in
-    promtool) prometheus_release "$v" ;;
+    promtool | prometheus) prometheus_release "$v" ;;
     *) echo "${v#v}" ;;
   esac
 }
@@ -266,11 +266,15 @@ build_etcd() {
   # The server module's own replaces only point at sibling modules of the same release.
   wrapper_build "$1" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" none "go.etcd.io/etcd/server/v3=etcd" ""
 }
-build_promtool() {
+build_promtool() { build_prometheus_command "$1" promtool; }
+# The server, for the dashboard test: it scrapes the real API and answers the panels' queries.
+# Without the web UI assets (the `builtinassets` tag needs a Node build); the HTTP API is complete.
+build_prometheus() { build_prometheus_command "$1" prometheus; }
+build_prometheus_command() {
   local release
   release="$(prometheus_release "$PROMETHEUS_VERSION")"
   wrapper_build "$1" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" copy \
-    "github.com/prometheus/prometheus/cmd/promtool=promtool" \
+    "github.com/prometheus/prometheus/cmd/$2=$2" \
     "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=HEAD"
 }
 build_tilt() {
@@ -524,7 +528,6 @@ resolve() {
     kube-apiserver | kubectl) echo kubernetes ;;
     kube-controller-manager | kube-scheduler) echo kube-control-plane ;;
     kwokctl) echo kwok ;;
-    prometheus) echo promtool ;;
     prometheus-operator) echo prometheus-operator-crds ;;
     cert-manager) echo cert-manager-crds ;;
     argo-cd) echo argocd ;;

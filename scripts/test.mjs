@@ -36,7 +36,7 @@ function stop(message) {
 // that syncs onto it (tests/argocd/sync-rehearsal.test.ts).
 const TEST_TOOLS = [
   ...['kustomize', 'sops', 'age', 'yq', 'kube-score', 'gitleaks', 'actionlint', 'helm'],
-  ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'tilt'],
+  ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'prometheus', 'tilt'],
   ...['kube-controller-manager', 'kube-scheduler', 'kwok', 'kwok-stages', 'argocd-runtime', 'redis'],
   ...['argocd', 'prometheus-operator', 'cert-manager'],
 ];

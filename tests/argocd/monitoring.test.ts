@@ -4,14 +4,11 @@
 // metrics are proven as far as this machine allows (see EXPORTER_METRICS).
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import type { KubeObject } from '../support/kube-apiserver.js';
 import { REPO_ROOT } from '../support/tools.js';
-import { find, readYaml, render } from './helpers.js';
+import { find, readYaml, render, startRealApi, type RealApi } from './helpers.js';
 
 jest.setTimeout(180_000);
 
@@ -162,58 +159,28 @@ describe('the Grafana dashboard', () => {
 
 describe('every metric the alerts and the dashboard query', () => {
   let scraped = '';
-  let dataDir = '';
-  let stopAll: (() => Promise<void>) | undefined;
+  let api: RealApi | undefined;
   let catalog: { numbackends: boolean; maxConnections: number; databaseSize: number } | undefined;
 
   beforeAll(async () => {
     // The real API on a real PostgreSQL, as `npm start` runs it; then real traffic.
-    const { startEmbeddedPostgres } = await import('../../apps/api/src/dev/embedded-postgres.js');
-    const { createDatabaseIfMissing } = await import('../../apps/api/src/dev/local-database.js');
-    const { applyMigrations } = await import('../../apps/api/src/db/migrations.js');
-    const { loadConfig, requireDatabaseUrl } = await import('../../apps/api/src/config/config.js');
-    const { createLogger } = await import('../../apps/api/src/observability/logger.js');
-    const { startService } = await import('../../apps/api/src/service.js');
-
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'argocd-metrics-pg-'));
-    const database = await startEmbeddedPostgres({ dataDir, ephemeral: true });
-    await createDatabaseIfMissing(database.url(), 'items');
-    await applyMigrations(database.url('items'));
-    const config = requireDatabaseUrl(
-      loadConfig({
-        env: {
-          NODE_ENV: 'test',
-          DATABASE_URL: database.url('items'),
-          PORT: '0',
-          METRICS_PORT: '0',
-          SHUTDOWN_DELAY_MS: '0',
-        },
-        secretsDir: '/nonexistent',
-        configDir: '/nonexistent',
-      }),
-    );
-    const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
-    const service = await startService(config, createLogger('silent', quiet));
-    stopAll = async () => {
-      await service.shutdown();
-      await database.stop();
-    };
-
-    const api = `http://127.0.0.1:${service.port}`;
-    const created = await fetch(`${api}/api/items`, {
+    api = await startRealApi();
+    const created = await fetch(`${api.url}/api/items`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'probe' }),
     });
     expect([201, 400]).toContain(created.status);
-    expect((await fetch(`${api}/api/items`)).status).toBe(200);
-    expect((await fetch(`${api}/api/items/00000000-0000-0000-0000-000000000000`)).status).toBeGreaterThanOrEqual(400);
-    const metrics = await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`);
+    expect((await fetch(`${api.url}/api/items`)).status).toBe(200);
+    expect((await fetch(`${api.url}/api/items/00000000-0000-0000-0000-000000000000`)).status).toBeGreaterThanOrEqual(
+      400,
+    );
+    const metrics = await fetch(`${api.metricsUrl}/metrics`);
     expect(metrics.status).toBe(200);
     scraped = await metrics.text();
 
     // What postgres_exporter reads, on the same real server.
-    const client = new pg.Client({ connectionString: database.url('items') });
+    const client = new pg.Client({ connectionString: api.databaseUrl });
     await client.connect();
     try {
       const columns = await client.query(
@@ -232,8 +199,7 @@ describe('every metric the alerts and the dashboard query', () => {
   });
 
   afterAll(async () => {
-    await stopAll?.();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await api?.stop();
   });
 
   /** Series names in the API's exposition, histogram suffixes included. */
