@@ -1,29 +1,34 @@
-// The dev Application, synced by a real Argo CD onto an empty cluster: Argo CD's application
-// controller and repo-server (the pinned ARGOCD_RUNTIME_VERSION build, with Redis) run as local
-// processes against a control plane whose node is simulated by kwok (tests/support/
-// simulated-cluster.ts). The repo-server renders gitops/overlays/dev from a Git repository with
-// kustomize --enable-alpha-plugins --enable-exec and KSOPS decrypting the secrets, exactly as in
-// the cluster; the controller applies it wave by wave, runs the migration hook, and judges health.
+// The README's path on a fresh cluster, with a real Argo CD doing the work: argocd/bootstrap.sh
+// installs Argo CD and applies the root Application, Argo CD takes over its own install, then
+// syncs the dev Application (and the API's monitoring objects) onto the empty namespace, heals
+// drift, leaves the replica count to the HPA and deploys the commit the CI pin step makes.
+// Argo CD's application controller and repo-server (the pinned ARGOCD_RUNTIME_VERSION build, with
+// Redis) run as local processes against a control plane whose node is simulated by kwok
+// (tests/support/simulated-cluster.ts); kwok also plays the pods of Argo CD's own install. The
+// repo-server renders from a Git repository with kustomize --enable-alpha-plugins --enable-exec
+// and KSOPS decrypting the secrets, as in the cluster.
 //
 // What Minikube has and this cluster lacks, the test does in the open, writing only the status
 // those components write: the storage provisioner (one 5Gi hostPath PersistentVolume, as
 // Minikube's would create), cert-manager (Issuer and Certificate Ready), the ingress controller
-// (the Ingress address) and metrics-server with the HPA controller (the HPA's conditions).
+// (the Ingress address) and metrics-server with the HPA controller (the HPA's conditions). The
+// platform's Helm charts (cert-manager, kube-prometheus-stack, Loki, Alloy) are not rendered.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { crdFiles, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../support/simulated-cluster.js';
-import { REPO_ROOT, runOk, tool } from '../support/tools.js';
+import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
 
 jest.setTimeout(300_000);
 
 const NS = 'python-api-ns';
 const APP = 'python-api-dev';
+const MONITORING_APP = 'python-api-monitoring';
 const RELEASE_PIN = 'gitops/overlays/dev/release/kustomization.yaml';
 
 interface Condition {
@@ -55,6 +60,7 @@ interface ApplicationStatus {
 }
 
 let cluster: SimulatedCluster;
+let bootstrapRun: RunResult;
 let server: KubeApiServer;
 let tree: RenderTree;
 const processes: { name: string; child: ChildProcess; log: string }[] = [];
@@ -108,8 +114,8 @@ async function list<T = KubeObject>(urlPath: string): Promise<T[]> {
   return (await get<{ items: T[] }>(urlPath))?.items ?? [];
 }
 
-const application = async () =>
-  (await get<{ status?: ApplicationStatus }>(`/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${APP}`))
+const application = async (name = APP) =>
+  (await get<{ status?: ApplicationStatus }>(`/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${name}`))
     ?.status ?? {};
 
 /** Polls until `check` returns a value; fails with the application's state and the logs. */
@@ -214,28 +220,31 @@ beforeAll(async () => {
   // its stand-in writes the status it reports on Minikube (which has metrics-server).
   cluster = await startSimulatedCluster({ disabledControllers: ['horizontal-pod-autoscaler-controller'] });
   server = cluster.server;
-  await server.installCrds([...crdFiles('argocd'), ...crdFiles('cert-manager'), ...crdFiles('prometheus-operator')]);
+  // The CRDs the cert-manager and kube-prometheus-stack charts install (bootstrap.sh installs Argo CD's).
+  await server.installCrds([...crdFiles('cert-manager'), ...crdFiles('prometheus-operator')]);
 
   // A fork of this repository: the overlays with freshly encrypted secrets (ephemeral age key),
   // argocd/ pointing at the fork, committed to `main` of a local Git repository.
   tree = await prepareRenderTree();
-  await cp(path.join(REPO_ROOT, 'argocd'), path.join(tree.dir, 'argocd'), { recursive: true });
-  const repoUrl = `file://${tree.dir}`;
+  for (const part of ['argocd', 'tools']) {
+    await cp(path.join(REPO_ROOT, part), path.join(tree.dir, part), { recursive: true });
+  }
+  await symlink(path.join(REPO_ROOT, '.tools'), path.join(tree.dir, '.tools'));
   const repository = path.join(tree.dir, 'argocd/repository/repository.yaml');
-  await writeFile(repository, (await readFile(repository, 'utf8')).replace(/url: .*/, `url: ${repoUrl}`));
-  await writeFile(path.join(tree.dir, '.gitignore'), 'keys/\nbin/\n*.log\n');
+  await writeFile(repository, (await readFile(repository, 'utf8')).replace(/url: .*/, `url: file://${tree.dir}`));
+  await writeFile(path.join(tree.dir, '.gitignore'), '/keys/\n/bin/\n/.tools\n*.log\n');
   await git('init', '-q', '-b', 'main');
   await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'add', '.');
   await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'fork');
 
-  // Argo CD's configuration, projects and RBAC as bootstrap.sh applies them; its workloads run
-  // below as processes instead of pods.
-  const build = (dir: string) =>
-    runOk(tool('kustomize'), ['build', path.join(tree.dir, dir)], { cwd: tree.dir }).then(parseObjects);
-  for (const object of await build('argocd')) {
-    if (['Deployment', 'StatefulSet', 'Service', 'NetworkPolicy'].includes(object.kind)) continue;
-    await server.apply(object);
-  }
+  // The README's step: bootstrap.sh installs Argo CD (kwok runs its pods; the controller and
+  // repo-server that do the work are the processes below), hands it the age key and applies the
+  // root Application. --no-wait: its final wait needs the Helm charts of the platform apps.
+  bootstrapRun = await run('bash', ['argocd/bootstrap.sh', '--no-wait'], {
+    cwd: tree.dir,
+    timeoutMs: 180_000,
+    env: tree.env({ KUBECONFIG: server.kubeconfig, HOME: tree.dir }),
+  });
   // Minikube's default StorageClass and the volume its provisioner would create for the claim.
   await server.apply({
     apiVersion: 'storage.k8s.io/v1',
@@ -319,11 +328,6 @@ beforeAll(async () => {
       }),
     );
   }, 200);
-
-  // The dev Application exactly as gitops/apps/dev renders it for the fork.
-  const dev = (await build('gitops/apps/dev')).find((o) => o.kind === 'Application' && o.metadata.name === APP);
-  if (!dev) throw new Error(`gitops/apps/dev renders no Application ${APP}`);
-  await server.apply(dev);
 }, 240_000);
 
 afterAll(async () => {
@@ -341,7 +345,42 @@ afterAll(async () => {
   await tree?.cleanup();
 });
 
+describe('bootstrap.sh and the root Application on a fresh cluster', () => {
+  it('installs Argo CD and applies the root Application', () => {
+    expect(bootstrapRun.stderr).not.toMatch(/error/i);
+    expect(bootstrapRun.code).toBe(0);
+  });
+
+  it('lets Argo CD take over its own install: the argocd Application is Synced and Healthy', async () => {
+    const argocd = await until('the argocd Application Synced and Healthy', async () => {
+      const s = (
+        await get<{ status?: ApplicationStatus }>('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/argocd')
+      )?.status;
+      return s?.sync?.status === 'Synced' && s.health?.status === 'Healthy' ? s : undefined;
+    });
+    expect(argocd.conditions ?? []).toEqual([]);
+    // The root went on to the next wave: the cert-manager Application exists (whether its chart
+    // can be fetched depends on this machine's network, so nothing is asserted about it).
+    await until('the root to create the wave -2 Applications', () =>
+      get('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/cert-manager'),
+    );
+  });
+});
+
 describe('Argo CD syncing the dev Application onto an empty cluster', () => {
+  beforeAll(async () => {
+    // Created here as the root creates them once the platform is Healthy (which needs the
+    // cert-manager and monitoring charts): the objects gitops/apps/dev renders for the fork.
+    const rendered = await runOk(tool('kustomize'), ['build', path.join(tree.dir, 'gitops/apps/dev')], {
+      cwd: tree.dir,
+    });
+    for (const name of [MONITORING_APP, APP]) {
+      const app = parseObjects(rendered).find((o) => o.kind === 'Application' && o.metadata.name === name);
+      if (!app) throw new Error(`gitops/apps/dev renders no Application ${name}`);
+      await server.apply(app);
+    }
+  });
+
   it('converges in one automated sync: Synced, Healthy, no retry', async () => {
     const head = await git('rev-parse', 'HEAD');
     const status = await until('python-api-dev Synced and Healthy', async () => {
@@ -429,6 +468,23 @@ describe('Argo CD syncing the dev Application onto an empty cluster', () => {
     expect((await server.request('DELETE', `/api/v1/namespaces/${NS}/services/app-service`)).status).toBe(200);
     await until('app-service recreated', () => get(`/api/v1/namespaces/${NS}/services/app-service`), 60_000);
     await until('Synced again', async () => (await application()).sync?.status === 'Synced', 60_000);
+  });
+
+  it("syncs the API's monitoring next to it: ServiceMonitors, alert rules, the dashboard for Grafana", async () => {
+    await until(`${MONITORING_APP} Synced and Healthy`, async () => {
+      const s = await application(MONITORING_APP);
+      return s.sync?.status === 'Synced' && s.health?.status === 'Healthy';
+    });
+    const names = async (urlPath: string) => (await list(urlPath)).map((o) => o.metadata.name).sort();
+    expect(await names('/apis/monitoring.coreos.com/v1/namespaces/monitoring/servicemonitors')).toEqual([
+      'postgres',
+      'python-api',
+    ]);
+    expect(await names('/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules')).toEqual(['python-api']);
+    const dashboards = await list<KubeObject & { data: Record<string, string> }>(
+      '/api/v1/namespaces/monitoring/configmaps?labelSelector=grafana_dashboard%3D1',
+    );
+    expect(dashboards.flatMap((c) => Object.keys(c.data))).toEqual(['python-api.json']);
   });
 
   it('deploys a commit of the CI pin step: new image, migration re-run first, Synced and Healthy', async () => {
