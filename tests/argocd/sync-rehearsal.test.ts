@@ -190,6 +190,14 @@ async function observe(): Promise<void> {
   const mark = (event: string, happened: boolean) => {
     if (happened && !seen.has(event)) seen.set(event, Date.now());
   };
+  const argocdApp = await get<{ status?: ApplicationStatus }>(
+    '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/argocd',
+  );
+  mark('argocd app healthy', argocdApp?.status?.health?.status === 'Healthy');
+  mark(
+    'cert-manager app created',
+    (await get('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/cert-manager')) !== undefined,
+  );
   const secrets = await list(`/api/v1/namespaces/${NS}/secrets`);
   mark(
     'secrets',
@@ -359,11 +367,11 @@ describe('bootstrap.sh and the root Application on a fresh cluster', () => {
       return s?.sync?.status === 'Synced' && s.health?.status === 'Healthy' ? s : undefined;
     });
     expect(argocd.conditions ?? []).toEqual([]);
-    // The root went on to the next wave: the cert-manager Application exists (whether its chart
-    // can be fetched depends on this machine's network, so nothing is asserted about it).
-    await until('the root to create the wave -2 Applications', () =>
-      get('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/cert-manager'),
-    );
+    // The root went on to the next wave only then: argocd-cm's health check for Applications is
+    // what makes a wave of Applications wait (without it, Argo CD counts them Healthy at once).
+    // Whether cert-manager's chart can be fetched depends on this machine's network: not asserted.
+    await until('the root to create the wave -2 Applications', async () => seen.has('cert-manager app created'));
+    expect(seen.get('argocd app healthy')).toBeLessThanOrEqual(seen.get('cert-manager app created')!);
   });
 });
 
