@@ -17,9 +17,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { cp, readFile, symlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
-import { crdFiles, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
+import { crdFiles, freePort, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../support/simulated-cluster.js';
 import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
@@ -68,19 +67,6 @@ let standIns: ReturnType<typeof setInterval> | undefined;
 let standInPass: Promise<unknown> = Promise.resolve();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): void {
   const log = path.join(tree.dir, `${name}.log`);

@@ -99,7 +99,8 @@ export function find<T extends KubeObject = KubeObject>(objects: KubeObject[], k
   return found as T;
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (free when probed: bind it soon). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
