@@ -27,7 +27,7 @@ GO_LDFLAGS_BASE="-s -w"
 QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis)
 # Built one after another, never in parallel: each takes minutes of both cores.
 HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool prometheus tilt kwok argocd-runtime)
-ASSETS=(argocd prometheus-operator-crds cert-manager-crds kwok-stages)
+ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
 
@@ -64,7 +64,7 @@ tool_version() {
     redis) echo "$REDIS_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
     prometheus-operator-crds) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
-    cert-manager-crds) echo "$CERT_MANAGER_VERSION" ;;
+    cert-manager-crds | cert-manager-chart) echo "$CERT_MANAGER_VERSION" ;;
     kwok-stages) echo "$KWOK_VERSION" ;;
     *) return 1 ;;
   esac
@@ -456,14 +456,27 @@ fetch_prometheus_operator_crds() {
 # templates/crd-*.yaml, gated by crds.enabled). deploy/crds/ holds the controller-gen
 # sources, which upstream marks "not for provisioning". So render the chart's CRD templates
 # with the pinned helm, stamping the version the release tool would stamp into Chart.yaml.
-fetch_cert_manager_crds() {
-  local out="$1" dir chart tpl name
-  [[ -x "$BIN_DIR/helm" ]] || install_tool helm >/dev/null
+# The chart as cert-manager's release publishes it: the source in the module, with the version
+# stamped into Chart.yaml (the release tooling's one change).
+copy_cert_manager_chart() {
+  local dst="$1" dir
   dir="$(module_field "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" Dir)"
+  [[ -f "$dir/deploy/charts/cert-manager/Chart.yaml" ]] || die "cert-manager $CERT_MANAGER_VERSION has no deploy/charts/cert-manager"
+  cp -r "$dir/deploy/charts/cert-manager/." "$dst/"
+  chmod -R u+w "$dst"
+  sed -i -e "s/^version: .*/version: $CERT_MANAGER_VERSION/" -e "s/^appVersion: .*/appVersion: $CERT_MANAGER_VERSION/" "$dst/Chart.yaml"
+}
+# The one platform chart whose source the module proxy serves: the tests render it with the
+# cert-manager Application's values (gitops/apps/platform/cert-manager.yaml).
+fetch_cert_manager_chart() {
+  mkdir -p "$1/chart"
+  copy_cert_manager_chart "$1/chart"
+}
+fetch_cert_manager_crds() {
+  local out="$1" chart tpl name
+  [[ -x "$BIN_DIR/helm" ]] || install_tool helm >/dev/null
   chart="$(mktemp -d "$CACHE_DIR/.chart-XXXXXX")"
-  cp -r "$dir/deploy/charts/cert-manager/." "$chart/"
-  chmod -R u+w "$chart"
-  sed -i -e "s/^version: .*/version: $CERT_MANAGER_VERSION/" -e "s/^appVersion: .*/appVersion: $CERT_MANAGER_VERSION/" "$chart/Chart.yaml"
+  copy_cert_manager_chart "$chart"
   mkdir -p "$out/crds"
   for tpl in "$chart"/templates/crd-*.yaml; do
     name="$(basename "$tpl")"

@@ -38,7 +38,7 @@ const TEST_TOOLS = [
   ...['kustomize', 'sops', 'age', 'yq', 'kube-score', 'gitleaks', 'actionlint', 'helm'],
   ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'prometheus', 'tilt'],
   ...['kube-controller-manager', 'kube-scheduler', 'kwok', 'kwok-stages', 'argocd-runtime', 'redis'],
-  ...['argocd', 'prometheus-operator', 'cert-manager'],
+  ...['argocd', 'prometheus-operator', 'cert-manager', 'cert-manager-chart'],
 ];
 
 // Set-up: those tools, then the Prisma client.
