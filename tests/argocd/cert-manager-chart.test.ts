@@ -22,10 +22,9 @@ let app: Application;
 async function helmTemplate(values: unknown) {
   const file = path.join(dir, `values-${Date.now()}.json`);
   await writeFile(file, JSON.stringify(values));
-  const source = app.spec.source as { helm: { releaseName: string } };
   return run(tool('helm'), [
     'template',
-    source.helm.releaseName,
+    app.spec.source!.helm!.releaseName!,
     CHART,
     '--namespace',
     app.spec.destination.namespace,
@@ -36,7 +35,7 @@ async function helmTemplate(values: unknown) {
   ]);
 }
 
-const valuesObject = () => (app.spec.source as { helm: { valuesObject: Record<string, unknown> } }).helm.valuesObject;
+const valuesObject = () => app.spec.source?.helm?.valuesObject as Record<string, unknown>;
 
 beforeAll(async () => {
   app = find(await render('gitops/apps/platform'), 'Application', 'cert-manager') as Application;
@@ -51,6 +50,7 @@ afterAll(async () => {
 describe('the cert-manager chart with the Application’s values', () => {
   it('is the chart version the Application pins', () => {
     expect(app.spec.source?.chart).toBe('cert-manager');
+    expect(app.spec.source?.helm?.releaseName).toBe('cert-manager');
     expect(app.spec.source?.targetRevision).toBe(versions().CERT_MANAGER_VERSION);
   });
 

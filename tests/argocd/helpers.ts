@@ -48,7 +48,7 @@ export interface ApplicationSource {
   path?: string;
   chart?: string;
   ref?: string;
-  helm?: { valueFiles?: string[]; valuesObject?: unknown };
+  helm?: { releaseName?: string; valueFiles?: string[]; valuesObject?: unknown };
 }
 
 export interface Application extends KubeObject {
