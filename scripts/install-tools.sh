@@ -294,9 +294,13 @@ build_redis() {
   local out="$1" debs
   command -v apt-get >/dev/null 2>&1 || die "redis: apt-get is needed to download Debian's redis-server"
   debs="$(mktemp -d "$CACHE_DIR/.debs-XXXXXX")"
-  # apt-get download --print-uris would name the mirror; plain download only needs the lists.
-  (cd "$debs" && apt-get download redis-server redis-tools libjemalloc2 liblzf1) ||
-    die "redis: apt-get download failed (run apt-get update once if the package lists are missing)"
+  local packages=(redis-server redis-tools libjemalloc2 liblzf1)
+  if ! (cd "$debs" && apt-get download "${packages[@]}"); then
+    # A fresh machine may have no package lists yet; refreshing them needs root.
+    [[ "$(id -u)" == 0 ]] || die "redis: apt-get download failed; run 'sudo apt-get update' once, then retry"
+    apt-get update -qq && (cd "$debs" && apt-get download "${packages[@]}") ||
+      die "redis: apt-get download failed even after apt-get update"
+  fi
   for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$debs/root"; done
   mkdir -p "$out/redis"
   cp "$debs/root/usr/bin/redis-check-rdb" "$out/redis/redis-server"
