@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { cp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crdFiles, freePort, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
@@ -226,7 +226,7 @@ beforeAll(async () => {
   await symlink(path.join(REPO_ROOT, '.tools'), path.join(tree.dir, '.tools'));
   const repository = path.join(tree.dir, 'argocd/repository/repository.yaml');
   await writeFile(repository, (await readFile(repository, 'utf8')).replace(/url: .*/, `url: file://${tree.dir}`));
-  await writeFile(path.join(tree.dir, '.gitignore'), '/keys/\n/bin/\n/.tools\n*.log\n');
+  await writeFile(path.join(tree.dir, '.gitignore'), '/keys/\n/bin/\n/tmp/\n/.tools\n*.log\n');
   await git('init', '-q', '-b', 'main');
   await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'add', '.');
   await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'fork');
@@ -274,6 +274,8 @@ beforeAll(async () => {
     ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     process.env,
   );
+  const scratch = path.join(tree.dir, 'tmp');
+  await mkdir(scratch);
   const argocdEnv = (binary: string) =>
     tree.env({
       ARGOCD_BINARY_NAME: binary,
@@ -284,6 +286,10 @@ beforeAll(async () => {
       ARGOCD_GPG_ENABLED: 'false',
       // What the sops-age Secret gives the repo-server in the cluster.
       SOPS_AGE_KEY_FILE: path.join(tree.keyDir, 'python-api-dev.agekey'),
+      // Its clones and its Git credential socket default to fixed paths under /tmp: keep them
+      // private to this run.
+      TMPDIR: scratch,
+      ARGOCD_ASK_PASS_SOCK: path.join(scratch, 'askpass.sock'),
     });
   start(
     'argocd-repo-server',
