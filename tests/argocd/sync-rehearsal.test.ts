@@ -60,6 +60,7 @@ interface ApplicationStatus {
 
 let cluster: SimulatedCluster;
 let bootstrapRun: RunResult;
+let scratch = '';
 let server: KubeApiServer;
 let tree: RenderTree;
 const processes: { name: string; child: ChildProcess; log: string }[] = [];
@@ -274,7 +275,7 @@ beforeAll(async () => {
     ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     process.env,
   );
-  const scratch = path.join(tree.dir, 'tmp');
+  scratch = path.join(tree.dir, 'tmp');
   await mkdir(scratch);
   const argocdEnv = (binary: string) =>
     tree.env({
@@ -342,6 +343,8 @@ afterAll(async () => {
     clearTimeout(kill);
   }
   await cluster?.stop();
+  // The repo-server locks its clones with mode 000 between uses; a non-root user could not delete them.
+  if (scratch) await run('chmod', ['-R', 'u+rwx', scratch]);
   await tree?.cleanup();
 });
 
