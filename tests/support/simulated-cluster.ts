@@ -17,16 +17,23 @@ import { ASSETS_DIR, tool } from './tools.js';
 
 export interface SimulatedCluster {
   readonly server: KubeApiServer;
-  /** The one node: 4 CPUs, 8 GiB, as `minikube start --cpus=4 --memory=8g` gives. */
+  /** The one node: by default 4 CPUs, 8 GiB, as `minikube start --cpus=4 --memory=8g` gives. */
   readonly nodeName: string;
   /** The last lines of a component's log (kube-controller-manager, kube-scheduler, kwok). */
   log(component: string, lines?: number): string;
   stop(): Promise<void>;
 }
 
+export interface NodeSize {
+  cpu: string;
+  memory: string;
+}
+
 export interface SimulatedClusterOptions {
   /** kube-controller-manager controllers to leave off, e.g. 'horizontal-pod-autoscaler-controller'. */
   disabledControllers?: readonly string[];
+  /** The node's capacity; Minikube's (`--cpus=4 --memory=8g`) when omitted. */
+  node?: NodeSize;
 }
 
 export const NODE_NAME = 'minikube';
@@ -75,6 +82,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     '--node-lease-duration-seconds=40',
   ]);
 
+  const { cpu, memory } = options.node ?? { cpu: '4', memory: '8Gi' };
   await server.apply({
     apiVersion: 'v1',
     kind: 'Node',
@@ -90,8 +98,8 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     },
     spec: {},
     status: {
-      capacity: { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '30Gi' },
-      allocatable: { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '30Gi' },
+      capacity: { cpu, memory, pods: '110', 'ephemeral-storage': '30Gi' },
+      allocatable: { cpu, memory, pods: '110', 'ephemeral-storage': '30Gi' },
     },
   });
 

@@ -1,0 +1,384 @@
+// The README's path on a fresh cluster, with a real Argo CD doing the work, for the rehearsal
+// suites (sync-rehearsal*.test.ts): argocd/bootstrap.sh installs Argo CD and applies the root
+// Application of an environment; Argo CD's application controller and repo-server (the pinned
+// ARGOCD_RUNTIME_VERSION build, with Redis) run as local processes against a control plane whose
+// node is simulated by kwok (tests/support/simulated-cluster.ts), which also plays the pods of Argo
+// CD's own install. The repo-server renders from a Git repository standing for the fork, with
+// kustomize --enable-alpha-plugins --enable-exec and KSOPS decrypting the secrets, as in the cluster.
+//
+// What Minikube has and this cluster lacks, the rehearsal does in the open, writing only the status
+// those components write: the storage provisioner (one 5Gi hostPath PersistentVolume, as Minikube's
+// would create), cert-manager (Issuer and Certificate Ready), the ingress controller (the Ingress
+// address) and metrics-server with the HPA controller (the HPA's conditions). The platform's Helm
+// charts (cert-manager, kube-prometheus-stack, Loki, Alloy) are not rendered.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { crdFiles, freePort, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
+import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
+import { startSimulatedCluster, type NodeSize } from '../support/simulated-cluster.js';
+import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
+
+export const NS = 'python-api-ns';
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+}
+export interface ApplicationStatus {
+  sync?: { status?: string; revision?: string };
+  health?: { status?: string };
+  operationState?: {
+    phase?: string;
+    message?: string;
+    retryCount?: number;
+    syncResult?: {
+      revision?: string;
+      resources?: { kind: string; name: string; hookType?: string; status?: string }[];
+    };
+  };
+  resources?: {
+    kind: string;
+    name: string;
+    hook?: boolean;
+    status?: string;
+    health?: { status?: string; message?: string };
+  }[];
+  conditions?: { type: string; message: string }[];
+  history?: { revision: string }[];
+}
+
+export interface Rehearsal {
+  readonly server: KubeApiServer;
+  readonly tree: RenderTree;
+  /** What `bootstrap.sh --env <environment> --no-wait` did. */
+  readonly bootstrap: RunResult;
+  /** First moment (ms) each event was seen: the order Argo CD's waves must produce. */
+  readonly seen: ReadonlyMap<string, number>;
+  get<T>(urlPath: string): Promise<T | undefined>;
+  list<T = KubeObject>(urlPath: string): Promise<T[]>;
+  /** An Application's status ({} while it does not exist). */
+  application(name: string): Promise<ApplicationStatus>;
+  /** Polls until `check` returns a value; fails with the Application's state and the logs. */
+  until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
+  /** git in the fork. */
+  git(...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startRehearsal(environment: Environment, node?: NodeSize): Promise<Rehearsal> {
+  const APP = `python-api-${environment}`;
+  let bootstrapRun: RunResult = { code: -1, stdout: '', stderr: '' };
+  let scratch = '';
+  const processes: { name: string; child: ChildProcess; log: string }[] = [];
+  let standIns: ReturnType<typeof setInterval> | undefined;
+  let standInPass: Promise<unknown> = Promise.resolve();
+
+  // The HPA controller is left off: without metrics-server it would mark the HPA Degraded, and
+  // its stand-in writes the status it reports on Minikube (which has metrics-server).
+  const cluster = await startSimulatedCluster({ disabledControllers: ['horizontal-pod-autoscaler-controller'], node });
+  const server = cluster.server;
+  let tree: RenderTree | undefined;
+  const stop = async () => {
+    if (standIns) clearInterval(standIns);
+    await standInPass;
+    for (const { child } of processes.reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    await cluster.stop();
+    // The repo-server locks its clones with mode 000 between uses; a non-root user could not delete them.
+    if (scratch) await run('chmod', ['-R', 'u+rwx', scratch]);
+    await tree?.cleanup();
+  };
+  try {
+    return await rehearse();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  async function rehearse(): Promise<Rehearsal> {
+    // The CRDs the cert-manager and kube-prometheus-stack charts install (bootstrap.sh installs Argo CD's).
+    await server.installCrds([...crdFiles('cert-manager'), ...crdFiles('prometheus-operator')]);
+
+    // A fork of this repository: the overlays with freshly encrypted secrets (ephemeral age key),
+    // argocd/ pointing at the fork, committed to `main` of a local Git repository.
+    const fork = await prepareRenderTree();
+    tree = fork;
+    for (const part of ['argocd', 'tools']) {
+      await cp(path.join(REPO_ROOT, part), path.join(fork.dir, part), { recursive: true });
+    }
+    await symlink(path.join(REPO_ROOT, '.tools'), path.join(fork.dir, '.tools'));
+    const repository = path.join(fork.dir, 'argocd/repository/repository.yaml');
+
+    function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): void {
+      const log = path.join(fork.dir, `${name}.log`);
+      const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = createWriteStream(log);
+      child.stdout?.pipe(out);
+      child.stderr?.pipe(out);
+      processes.push({ name, child, log });
+    }
+
+    function logs(lines = 25): string {
+      return processes
+        .map(({ name, log }) => {
+          let text = '(no log)';
+          try {
+            text = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+          } catch {
+            /* not started */
+          }
+          return `--- ${name}\n${text}`;
+        })
+        .join('\n');
+    }
+
+    async function get<T>(urlPath: string): Promise<T | undefined> {
+      const answer = await server.request('GET', urlPath);
+      return answer.status === 200 ? (answer.body as T) : undefined;
+    }
+
+    async function list<T = KubeObject>(urlPath: string): Promise<T[]> {
+      return (await get<{ items: T[] }>(urlPath))?.items ?? [];
+    }
+
+    const application = async (name: string = APP): Promise<ApplicationStatus> =>
+      (await get<{ status?: ApplicationStatus }>(`/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${name}`))
+        ?.status ?? {};
+
+    /** Polls until `check` returns a value; fails with the application's state and the logs. */
+    async function until<T>(
+      what: string,
+      check: () => Promise<T | undefined | false>,
+      timeoutMs = 180_000,
+    ): Promise<T> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = await check();
+        if (value) return value;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `timed out waiting for ${what}\napplication status: ${JSON.stringify(await application(), null, 1)}\n${logs()}`,
+          );
+        }
+        await sleep(500);
+      }
+    }
+
+    async function patchStatus(urlPath: string, status: unknown): Promise<void> {
+      const answer = await server.request('PATCH', `${urlPath}/status`, { status }, 'application/merge-patch+json');
+      if (answer.status !== 200) throw new Error(`status patch of ${urlPath} failed: ${JSON.stringify(answer.body)}`);
+    }
+
+    const hasReady = (object: KubeObject) =>
+      ((object as { status?: { conditions?: Condition[] } }).status?.conditions ?? []).some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      );
+
+    /** One pass of the components this cluster lacks (see the header): status only, never spec. */
+    async function playMissingControllers(): Promise<void> {
+      const ready = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'stand-in' }] };
+      for (const kind of ['issuers', 'certificates']) {
+        for (const object of await list(`/apis/cert-manager.io/v1/namespaces/${NS}/${kind}`)) {
+          if (!hasReady(object)) {
+            await patchStatus(`/apis/cert-manager.io/v1/namespaces/${NS}/${kind}/${object.metadata.name}`, ready);
+          }
+        }
+      }
+      for (const ingress of await list<KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } }>(
+        `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`,
+      )) {
+        if (!ingress.status?.loadBalancer?.ingress?.length) {
+          // The address Minikube's ingress-nginx publishes: the node's IP.
+          await patchStatus(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/${ingress.metadata.name}`, {
+            loadBalancer: { ingress: [{ ip: '192.168.49.2' }] },
+          });
+        }
+      }
+      for (const hpa of await list<KubeObject & { status?: { conditions?: Condition[] } }>(
+        `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`,
+      )) {
+        if (hpa.status?.conditions?.length) continue;
+        const target = await get<{ spec: { replicas: number } }>(
+          `/apis/apps/v1/namespaces/${NS}/deployments/${(hpa as { spec?: { scaleTargetRef?: { name: string } } }).spec?.scaleTargetRef?.name}`,
+        );
+        if (!target) continue;
+        const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        await patchStatus(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${hpa.metadata.name}`, {
+          currentReplicas: target.spec.replicas,
+          desiredReplicas: target.spec.replicas,
+          conditions: [
+            { type: 'AbleToScale', status: 'True', reason: 'ReadyForNewScale', lastTransitionTime: now },
+            { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', lastTransitionTime: now },
+            { type: 'ScalingLimited', status: 'False', reason: 'DesiredWithinRange', lastTransitionTime: now },
+          ],
+        });
+      }
+    }
+
+    const seen = new Map<string, number>();
+    async function observe(): Promise<void> {
+      const mark = (event: string, happened: boolean) => {
+        if (happened && !seen.has(event)) seen.set(event, Date.now());
+      };
+      const argocdApp = await get<{ status?: ApplicationStatus }>(
+        '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/argocd',
+      );
+      mark('argocd app healthy', argocdApp?.status?.health?.status === 'Healthy');
+      mark(
+        'cert-manager app created',
+        (await get('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/cert-manager')) !== undefined,
+      );
+      const secrets = await list(`/api/v1/namespaces/${NS}/secrets`);
+      mark(
+        'secrets',
+        ['postgres-secret', 'app-secret'].every((n) => secrets.some((s) => s.metadata.name === n)),
+      );
+      const postgres = await get<{ status?: { readyReplicas?: number } }>(
+        `/apis/apps/v1/namespaces/${NS}/statefulsets/postgres`,
+      );
+      mark('postgres created', postgres !== undefined);
+      mark('postgres ready', (postgres?.status?.readyReplicas ?? 0) >= 1);
+      const job = await get<{ status?: { conditions?: Condition[] } }>(
+        `/apis/batch/v1/namespaces/${NS}/jobs/python-api-migrate`,
+      );
+      mark('migration created', job !== undefined);
+      mark(
+        'migration complete',
+        (job?.status?.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True'),
+      );
+      mark('api created', (await get(`/apis/apps/v1/namespaces/${NS}/deployments/python-api`)) !== undefined);
+    }
+
+    async function git(...args: string[]): Promise<string> {
+      return (await runOk('git', args, { cwd: fork.dir })).trim();
+    }
+
+    await writeFile(repository, (await readFile(repository, 'utf8')).replace(/url: .*/, `url: file://${fork.dir}`));
+    await writeFile(path.join(fork.dir, '.gitignore'), '/keys/\n/bin/\n/tmp/\n/.tools\n*.log\n');
+    await git('init', '-q', '-b', 'main');
+    await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'add', '.');
+    await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'fork');
+
+    // The README's step: bootstrap.sh installs Argo CD (kwok runs its pods; the controller and
+    // repo-server that do the work are the processes below), hands it the age key and applies the
+    // root Application. --no-wait: its final wait needs the Helm charts of the platform apps.
+    bootstrapRun = await run('bash', ['argocd/bootstrap.sh', '--env', environment, '--no-wait'], {
+      cwd: fork.dir,
+      timeoutMs: 180_000,
+      env: fork.env({ KUBECONFIG: server.kubeconfig, HOME: fork.dir }),
+    });
+    // Minikube's default StorageClass and the volume its provisioner would create for the claim.
+    await server.apply({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'k8s.io/minikube-hostpath',
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+    } as KubeObject);
+    await server.apply({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'pvc-postgres-data' },
+      spec: {
+        storageClassName: 'standard',
+        capacity: { storage: '5Gi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Delete',
+        hostPath: { path: '/tmp/hostpath-provisioner/python-api-ns/postgres-data' },
+      },
+    } as KubeObject);
+
+    // Redis, the repo-server, the application controller.
+    const [redisPort, repoPort, repoMetrics, controllerMetrics] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    start(
+      'redis',
+      tool('redis-server'),
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      process.env,
+    );
+    scratch = path.join(fork.dir, 'tmp');
+    await mkdir(scratch);
+    const argocdEnv = (binary: string) =>
+      fork.env({
+        ARGOCD_BINARY_NAME: binary,
+        HOME: fork.dir,
+        KUBECONFIG: server.kubeconfig,
+        // The in-cluster destination (https://kubernetes.default.svc) is the cluster of KUBECONFIG.
+        ARGOCD_FAKE_IN_CLUSTER: 'true',
+        ARGOCD_GPG_ENABLED: 'false',
+        // What the sops-age Secret gives the repo-server in the cluster.
+        SOPS_AGE_KEY_FILE: path.join(fork.keyDir, `python-api-${environment}.agekey`),
+        // Its clones and its Git credential socket default to fixed paths under /tmp: keep them
+        // private to this run.
+        TMPDIR: scratch,
+        ARGOCD_ASK_PASS_SOCK: path.join(scratch, 'askpass.sock'),
+      });
+    start(
+      'argocd-repo-server',
+      tool('argocd'),
+      [
+        ...['--port', String(repoPort), '--metrics-port', String(repoMetrics), '--address', '127.0.0.1'],
+        ...['--disable-tls', '--redis', `127.0.0.1:${redisPort}`, '--logformat', 'text'],
+        // With --app-resync below: Git is polled every 5 s, where a cluster polls every 3 min or
+        // gets a webhook. (The repo-server would otherwise reuse a branch's commit for 3 min.)
+        '--revision-cache-expiration=5s',
+      ],
+      argocdEnv('argocd-repo-server'),
+    );
+    start(
+      'argocd-application-controller',
+      tool('argocd'),
+      [
+        `--kubeconfig=${server.kubeconfig}`,
+        '--namespace=argocd',
+        `--repo-server=127.0.0.1:${repoPort}`,
+        '--repo-server-plaintext',
+        `--redis=127.0.0.1:${redisPort}`,
+        `--metrics-port=${controllerMetrics}`,
+        '--app-resync=5',
+        '--status-processors=2',
+        '--operation-processors=2',
+        '--logformat=text',
+      ],
+      argocdEnv('argocd-application-controller'),
+    );
+
+    standIns = setInterval(() => {
+      standInPass = standInPass.then(() =>
+        Promise.all([playMissingControllers(), observe()]).catch(() => {
+          /* the next pass retries; a lasting failure shows up as a timeout with the logs */
+        }),
+      );
+    }, 200);
+
+    return {
+      server,
+      tree: fork,
+      bootstrap: bootstrapRun,
+      seen,
+      get,
+      list,
+      application,
+      until,
+      git,
+      stop,
+    };
+  }
+}
