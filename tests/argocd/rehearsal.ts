@@ -6,16 +6,17 @@
 // CD's own install. The repo-server renders from a Git repository standing for the fork, with
 // kustomize --enable-alpha-plugins --enable-exec and KSOPS decrypting the secrets, as in the cluster.
 //
-// What Minikube has and this cluster lacks, the rehearsal does in the open, writing only the status
-// those components write: the storage provisioner (one 5Gi hostPath PersistentVolume, as Minikube's
-// would create), cert-manager (Issuer and Certificate Ready), the ingress controller (the Ingress
-// address) and metrics-server with the HPA controller (the HPA's conditions). The platform's Helm
-// charts (cert-manager, kube-prometheus-stack, Loki, Alloy) are not rendered.
+// What Minikube has and this cluster lacks, the rehearsal does in the open, and only what those
+// components do: the storage provisioner (a hostPath PersistentVolume of the claimed size, bound to
+// the claim), the cloud load balancer (a Service's external address), cert-manager (Issuer and
+// Certificate Ready), the ingress controller (the Ingress address) and metrics-server with the HPA
+// controller (the HPA's conditions). The platform's Helm charts (cert-manager,
+// kube-prometheus-stack, Loki, Alloy) are not rendered.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { crdFiles, freePort, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
+import { crdFiles, freePort, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { startSimulatedCluster, type NodeSize } from '../support/simulated-cluster.js';
 import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
@@ -43,6 +44,7 @@ export interface ApplicationStatus {
     kind: string;
     name: string;
     hook?: boolean;
+    requiresPruning?: boolean;
     status?: string;
     health?: { status?: string; message?: string };
   }[];
@@ -65,6 +67,15 @@ export interface Rehearsal {
   until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
   /** git in the fork. */
   git(...args: string[]): Promise<string>;
+  /**
+   * Waits for the root Application to create one of its Applications. Offline, the platform's
+   * chart Applications cannot render, count as Healthy with nothing to deploy, and the root goes on
+   * within seconds. Where the charts can be fetched, their pods never really run here (no
+   * prometheus-operator reconciles, no cert-manager issues), so the root stays on their wave: then,
+   * after a minute, the rehearsal creates the Application as the root would (the object
+   * gitops/apps/<environment> renders), rather than fail on what this cluster cannot run.
+   */
+  applicationFromRoot(name: string): Promise<'root' | 'rehearsal'>;
   stop(): Promise<void>;
 }
 
@@ -187,6 +198,30 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
 
     /** One pass of the components this cluster lacks (see the header): status only, never spec. */
     async function playMissingControllers(): Promise<void> {
+      // The storage provisioner: a hostPath volume of the claimed size, bound to the claim.
+      for (const claim of await list<
+        KubeObject & {
+          spec: { storageClassName?: string; accessModes: string[]; resources: { requests: { storage: string } } };
+          status?: { phase?: string };
+        }
+      >(`/api/v1/namespaces/${NS}/persistentvolumeclaims`)) {
+        if (claim.status?.phase !== 'Pending') continue;
+        const name = `pvc-${String(claim.metadata.uid)}`;
+        if (await get(`/api/v1/persistentvolumes/${name}`)) continue;
+        await server.apply({
+          apiVersion: 'v1',
+          kind: 'PersistentVolume',
+          metadata: { name },
+          spec: {
+            storageClassName: claim.spec.storageClassName,
+            capacity: { storage: claim.spec.resources.requests.storage },
+            accessModes: claim.spec.accessModes,
+            persistentVolumeReclaimPolicy: 'Delete',
+            claimRef: { namespace: NS, name: claim.metadata.name, uid: String(claim.metadata.uid) },
+            hostPath: { path: `/tmp/hostpath-provisioner/${NS}/${claim.metadata.name}` },
+          },
+        } as KubeObject);
+      }
       const ready = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'stand-in' }] };
       for (const kind of ['issuers', 'certificates']) {
         for (const object of await list(`/apis/cert-manager.io/v1/namespaces/${NS}/${kind}`)) {
@@ -204,6 +239,15 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
             loadBalancer: { ingress: [{ ip: '192.168.49.2' }] },
           });
         }
+      }
+      // The cloud's load-balancer controller (or `minikube tunnel`): an external address.
+      for (const service of await list<
+        KubeObject & { spec: { type?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }
+      >(`/api/v1/namespaces/${NS}/services`)) {
+        if (service.spec.type !== 'LoadBalancer' || service.status?.loadBalancer?.ingress?.length) continue;
+        await patchStatus(`/api/v1/namespaces/${NS}/services/${service.metadata.name}`, {
+          loadBalancer: { ingress: [{ ip: '203.0.113.10' }] },
+        });
       }
       for (const hpa of await list<KubeObject & { status?: { conditions?: Condition[] } }>(
         `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`,
@@ -278,7 +322,7 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
       timeoutMs: 180_000,
       env: fork.env({ KUBECONFIG: server.kubeconfig, HOME: fork.dir }),
     });
-    // Minikube's default StorageClass and the volume its provisioner would create for the claim.
+    // Minikube's default StorageClass; its provisioner is played in playMissingControllers.
     await server.apply({
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
@@ -286,18 +330,6 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
       provisioner: 'k8s.io/minikube-hostpath',
       reclaimPolicy: 'Delete',
       volumeBindingMode: 'Immediate',
-    } as KubeObject);
-    await server.apply({
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'pvc-postgres-data' },
-      spec: {
-        storageClassName: 'standard',
-        capacity: { storage: '5Gi' },
-        accessModes: ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: 'Delete',
-        hostPath: { path: '/tmp/hostpath-provisioner/python-api-ns/postgres-data' },
-      },
     } as KubeObject);
 
     // Redis, the repo-server, the application controller.
@@ -368,9 +400,26 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
       );
     }, 200);
 
+    async function applicationFromRoot(name: string): Promise<'root' | 'rehearsal'> {
+      const urlPath = `/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${name}`;
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        if (await get(urlPath)) return 'root';
+        await sleep(500);
+      }
+      const rendered = await runOk(tool('kustomize'), ['build', path.join(fork.dir, 'gitops/apps', environment)], {
+        cwd: fork.dir,
+      });
+      const app = parseObjects(rendered).find((o) => o.kind === 'Application' && o.metadata.name === name);
+      if (!app) throw new Error(`gitops/apps/${environment} renders no Application ${name}`);
+      await server.apply(app);
+      return 'rehearsal';
+    }
+
     return {
       server,
       tree: fork,
+      applicationFromRoot,
       bootstrap: bootstrapRun,
       seen,
       get,

@@ -5,8 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
-import { runOk, tool } from '../support/tools.js';
+import type { KubeObject } from '../support/kube-apiserver.js';
 import { NS, sleep, startRehearsal, type ApplicationStatus, type Rehearsal } from './rehearsal.js';
 
 jest.setTimeout(300_000);
@@ -54,16 +53,8 @@ describe('bootstrap.sh and the root Application on a fresh cluster', () => {
 
 describe('Argo CD syncing the dev Application onto an empty cluster', () => {
   beforeAll(async () => {
-    // Created here as the root creates them once the platform is Healthy (which needs the
-    // cert-manager and monitoring charts): the objects gitops/apps/dev renders for the fork.
-    const rendered = await runOk(tool('kustomize'), ['build', path.join(r.tree.dir, 'gitops/apps/dev')], {
-      cwd: r.tree.dir,
-    });
-    for (const name of [MONITORING_APP, APP]) {
-      const app = parseObjects(rendered).find((o) => o.kind === 'Application' && o.metadata.name === name);
-      if (!app) throw new Error(`gitops/apps/dev renders no Application ${name}`);
-      await r.server.apply(app);
-    }
+    // The root creates both, after the platform's waves.
+    for (const name of [MONITORING_APP, APP]) await r.applicationFromRoot(name);
   });
 
   it('converges in one automated sync: Synced, Healthy, no retry', async () => {
