@@ -456,10 +456,6 @@ fetch_prometheus_operator_crds() {
   copy_crds "$dir/example/prometheus-operator-crd" "$out/crds"
 }
 
-# cert-manager ships its installable CRDs only as Helm templates (deploy/charts/cert-manager/
-# templates/crd-*.yaml, gated by crds.enabled). deploy/crds/ holds the controller-gen
-# sources, which upstream marks "not for provisioning". So render the chart's CRD templates
-# with the pinned helm, stamping the version the release tool would stamp into Chart.yaml.
 # The chart as cert-manager's release publishes it: the source in the module, with the version
 # stamped into Chart.yaml (the release tooling's one change).
 copy_cert_manager_chart() {
@@ -476,6 +472,10 @@ fetch_cert_manager_chart() {
   mkdir -p "$1/chart"
   copy_cert_manager_chart "$1/chart"
 }
+# cert-manager ships its installable CRDs only as Helm templates (deploy/charts/cert-manager/
+# templates/crd-*.yaml, gated by crds.enabled). deploy/crds/ holds the controller-gen
+# sources, which upstream marks "not for provisioning". So render the chart's CRD templates
+# with the pinned helm, stamping the version the release tool would stamp into Chart.yaml.
 fetch_cert_manager_crds() {
   local out="$1" chart tpl name
   [[ -x "$BIN_DIR/helm" ]] || install_tool helm >/dev/null

@@ -4,12 +4,12 @@
 // empty on a cluster. (Panels on kube-state-metrics, cAdvisor and postgres_exporter series need
 // those exporters, which do not run here; monitoring.test.ts names where each comes from.)
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/kube-apiserver.js';
+import { freePort, sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { REPO_ROOT, tool } from '../support/tools.js';
 import { startRealApi, type RealApi } from './helpers.js';
 
@@ -39,11 +39,9 @@ const RATE_INTERVAL = '8s';
 const API_METRIC = /\b(http_request_duration_seconds|db_pool)_\w+\{/;
 
 let api: RealApi;
-let prometheus: ChildProcess;
+let prometheus: ChildProcess | undefined;
 let prometheusUrl = '';
 let dir = '';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface QueryResult {
   status: string;
@@ -125,7 +123,8 @@ beforeAll(async () => {
       ],
     }),
   );
-  prometheus = spawn(
+  const log = path.join(dir, 'prometheus.log');
+  const server = spawnLogged(
     tool('prometheus'),
     [
       `--config.file=${path.join(dir, 'prometheus.yml')}`,
@@ -133,18 +132,14 @@ beforeAll(async () => {
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    log,
   );
-  const log = createWriteStream(path.join(dir, 'prometheus.log'));
-  prometheus.stdout?.pipe(log);
-  prometheus.stderr?.pipe(log);
+  prometheus = server;
 
   // Ready, and scraping the API.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (prometheus.exitCode !== null) {
-      throw new Error(`prometheus exited: ${readFileSync(path.join(dir, 'prometheus.log'), 'utf8')}`);
-    }
+    if (server.exitCode !== null) throw new Error(`prometheus exited: ${tail(log)}`);
     try {
       const up = await query(`up{namespace="${NAMESPACE}"}`);
       if (up.data?.result[0]?.value[1] === '1') break;
@@ -158,11 +153,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (prometheus && prometheus.exitCode === null) {
-    const exited = new Promise((resolve) => prometheus.once('exit', resolve));
-    prometheus.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(prometheus);
   await api?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });

@@ -45,6 +45,16 @@ const panelExpressions = () =>
     (p.targets ?? []).map((t) => ({ panel: p.title, uid: t.datasource?.uid ?? p.datasource?.uid, expr: t.expr })),
   );
 
+/** Every metric name an alert or a Prometheus panel queries. */
+async function queriedMetricNames(): Promise<Set<string>> {
+  return new Set([
+    ...(await alertExpressions()).flatMap((r) => metricNames(r.expr)),
+    ...panelExpressions()
+      .filter((p) => p.uid === 'prometheus')
+      .flatMap((p) => metricNames(p.expr)),
+  ]);
+}
+
 /**
  * Exporter metrics this machine cannot scrape (no cluster, and the exporters' Go modules are not
  * served by the module proxy here): each name with where it comes from. The PostgreSQL ones are
@@ -206,12 +216,7 @@ describe('every metric the alerts and the dashboard query', () => {
   const exposed = () => new Set([...scraped.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )/gm)].map((m) => m[1]!));
 
   it("exist in the real API's /metrics output when they are the API's", async () => {
-    const names = new Set([
-      ...(await alertExpressions()).flatMap((r) => metricNames(r.expr)),
-      ...panelExpressions()
-        .filter((p) => p.uid === 'prometheus')
-        .flatMap((p) => metricNames(p.expr)),
-    ]);
+    const names = await queriedMetricNames();
     const api = [...names].filter((name) => !(name in EXPORTER_METRICS));
     expect(api.sort()).toEqual(
       [
@@ -230,12 +235,7 @@ describe('every metric the alerts and the dashboard query', () => {
   });
 
   it('come from a named exporter otherwise, and the PostgreSQL ones read catalog data that exists', async () => {
-    const names = new Set([
-      ...(await alertExpressions()).flatMap((r) => metricNames(r.expr)),
-      ...panelExpressions()
-        .filter((p) => p.uid === 'prometheus')
-        .flatMap((p) => metricNames(p.expr)),
-    ]);
+    const names = await queriedMetricNames();
     const fromExporters = [...names].filter((name) => !exposed().has(name));
     for (const name of fromExporters)
       expect([name, EXPORTER_METRICS[name] ?? 'unknown source']).not.toEqual([name, 'unknown source']);

@@ -12,12 +12,12 @@
 // Certificate Ready), the ingress controller (the Ingress address) and metrics-server with the HPA
 // controller (the HPA's conditions). The platform's Helm charts (cert-manager,
 // kube-prometheus-stack, Loki, Alloy) are not rendered.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { crdFiles, freePort, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
+import { crdFiles, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
+import { freePort, sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { startSimulatedCluster, type NodeSize } from '../support/simulated-cluster.js';
 import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
 
@@ -79,8 +79,6 @@ export interface Rehearsal {
   stop(): Promise<void>;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function startRehearsal(environment: Environment, node?: NodeSize): Promise<Rehearsal> {
   const APP = `python-api-${environment}`;
   let bootstrapRun: RunResult = { code: -1, stdout: '', stderr: '' };
@@ -97,14 +95,7 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
   const stop = async () => {
     if (standIns) clearInterval(standIns);
     await standInPass;
-    for (const { child } of processes.reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(kill);
-    }
+    for (const { child } of processes.reverse()) await stopProcess(child);
     await cluster.stop();
     // The repo-server locks its clones with mode 000 between uses; a non-root user could not delete them.
     if (scratch) await run('chmod', ['-R', 'u+rwx', scratch]);
@@ -133,25 +124,11 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
 
     function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): void {
       const log = path.join(fork.dir, `${name}.log`);
-      const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out = createWriteStream(log);
-      child.stdout?.pipe(out);
-      child.stderr?.pipe(out);
-      processes.push({ name, child, log });
+      processes.push({ name, child: spawnLogged(file, args, log, env), log });
     }
 
     function logs(lines = 25): string {
-      return processes
-        .map(({ name, log }) => {
-          let text = '(no log)';
-          try {
-            text = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-          } catch {
-            /* not started */
-          }
-          return `--- ${name}\n${text}`;
-        })
-        .join('\n');
+      return processes.map(({ name, log }) => `--- ${name}\n${tail(log, lines)}`).join('\n');
     }
 
     async function get<T>(urlPath: string): Promise<T | undefined> {
@@ -196,7 +173,7 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
         (c) => c.type === 'Ready' && c.status === 'True',
       );
 
-    /** One pass of the components this cluster lacks (see the header): status only, never spec. */
+    /** One pass of the components this cluster lacks (see the header): what they do, nothing more. */
     async function playMissingControllers(): Promise<void> {
       // The storage provisioner: a hostPath volume of the claimed size, bound to the claim.
       for (const claim of await list<

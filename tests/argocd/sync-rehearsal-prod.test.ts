@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runOk } from '../support/tools.js';
-import { NS, sleep, startRehearsal, type Rehearsal } from './rehearsal.js';
+import { sleep } from '../support/processes.js';
+import { NS, startRehearsal, type Rehearsal } from './rehearsal.js';
 
 jest.setTimeout(300_000);
 

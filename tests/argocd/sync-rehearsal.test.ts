@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeObject } from '../support/kube-apiserver.js';
-import { NS, sleep, startRehearsal, type ApplicationStatus, type Rehearsal } from './rehearsal.js';
+import { sleep } from '../support/processes.js';
+import { NS, startRehearsal, type ApplicationStatus, type Rehearsal } from './rehearsal.js';
 
 jest.setTimeout(300_000);
 

@@ -7,12 +7,12 @@
 // What a Minikube cluster has and this one does not: a storage provisioner (the caller creates
 // PersistentVolumes), an ingress controller, metrics-server, cert-manager. Tests that need the
 // status those write say so and write it themselves.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
+import { sleep, spawnLogged, stopProcess, tail } from './processes.js';
 import { ASSETS_DIR, tool } from './tools.js';
 
 export interface SimulatedCluster {
@@ -44,19 +44,9 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
   const children: ChildProcess[] = [];
   const logFile = (component: string) => path.join(dir, `${component}.log`);
   const launch = (component: string, args: string[]) => {
-    const child = spawn(tool(component), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = createWriteStream(logFile(component));
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    children.push(child);
+    children.push(spawnLogged(tool(component), args, logFile(component)));
   };
-  const log = (component: string, lines = 40) => {
-    try {
-      return readFileSync(logFile(component), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
-  };
+  const log = (component: string, lines = 40) => tail(logFile(component), lines);
 
   const disabled = (options.disabledControllers ?? []).map((name) => `,-${name}`).join('');
   launch('kube-controller-manager', [
@@ -104,17 +94,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
   });
 
   const stop = async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-          }),
-      ),
-    );
+    await Promise.all(children.map(stopProcess));
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   };
@@ -138,7 +118,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
       await stop();
       throw new Error(`kwok did not report node ${NODE_NAME} Ready within 60 s:\n${tail}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
 
   return { server, nodeName: NODE_NAME, log, stop };
