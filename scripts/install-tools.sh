@@ -24,9 +24,9 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis metrics-server kube-router local-path-provisioner coredns)
 # Built one after another, never in parallel: each takes minutes of both cores.
-HEAVY_TOOLS=(kubernetes kube-control-plane etcd promtool prometheus tilt kwok argocd-runtime)
+HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit promtool prometheus tilt kwok argocd-runtime)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
@@ -55,7 +55,12 @@ tool_version() {
     gitleaks) echo "$GITLEAKS_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
-    kubernetes | kube-control-plane) echo "$KUBERNETES_VERSION" ;;
+    kubernetes | kube-control-plane | kube-node) echo "$KUBERNETES_VERSION" ;;
+    buildkit) echo "$BUILDKIT_VERSION" ;;
+    metrics-server) echo "$METRICS_SERVER_VERSION" ;;
+    kube-router) echo "$KUBE_ROUTER_VERSION" ;;
+    local-path-provisioner) echo "$LOCAL_PATH_PROVISIONER_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     promtool | prometheus) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
@@ -75,6 +80,8 @@ tool_binaries() {
     age) echo "age age-keygen" ;;
     kubernetes) echo "kube-apiserver kubectl" ;;
     kube-control-plane) echo "kube-controller-manager kube-scheduler" ;;
+    kube-node) echo "kubelet kube-proxy" ;;
+    buildkit) echo "buildkitd buildctl" ;;
     kwok) echo "kwok kwokctl" ;;
     argocd-runtime) echo "argocd" ;;
     redis) echo "redis-server" ;;
@@ -94,7 +101,11 @@ version_of() {
     kube-score | gitleaks | tilt) "$path" version ;;
     actionlint) "$path" --version ;;
     helm) "$path" version --short ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | promtool | prometheus | kwok | kwokctl) "$path" --version ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | etcd | promtool | prometheus | kwok | kwokctl) "$path" --version ;;
+    buildkitd | buildctl | local-path-provisioner) "$path" --version ;;
+    metrics-server) "$path" --version ;;
+    kube-router) "$path" --version ;;
+    coredns) "$path" -version ;;
     kubectl) "$path" version --client ;;
     argocd) "$path" version --client --short ;;
     redis-server) "$path" --version ;;
@@ -261,6 +272,35 @@ build_kube_control_plane() {
   wrapper_build "$1" k8s.io/kubernetes "$KUBERNETES_VERSION" k8s-staging \
     "k8s.io/kubernetes/cmd/kube-controller-manager=kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler=kube-scheduler" \
     "$(kubernetes_ldflags)"
+}
+# The node: kubelet and kube-proxy for the real single-node cluster (scripts/cluster/).
+build_kube_node() {
+  wrapper_build "$1" k8s.io/kubernetes "$KUBERNETES_VERSION" k8s-staging \
+    "k8s.io/kubernetes/cmd/kubelet=kubelet k8s.io/kubernetes/cmd/kube-proxy=kube-proxy" "$(kubernetes_ldflags)"
+}
+# `go install` refuses BuildKit's main module (it carries exclude directives); a wrapper builds it.
+build_buildkit() {
+  wrapper_build "$1" github.com/moby/buildkit "$BUILDKIT_VERSION" copy \
+    "github.com/moby/buildkit/cmd/buildkitd=buildkitd github.com/moby/buildkit/cmd/buildctl=buildctl" \
+    "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
+}
+build_metrics_server() {
+  wrapper_build "$1" sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" copy \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server=metrics-server" \
+    "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/component-base/version.gitVersion=$METRICS_SERVER_VERSION"
+}
+build_kube_router() {
+  wrapper_build "$1" github.com/cloudnativelabs/kube-router/v2 "$KUBE_ROUTER_VERSION" copy \
+    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router=kube-router" \
+    "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
+}
+build_local_path_provisioner() {
+  wrapper_build "$1" github.com/rancher/local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" copy \
+    "github.com/rancher/local-path-provisioner=local-path-provisioner" "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION"
+}
+# Cluster DNS (postgres-service, app-service by name), run on the node beside kubelet.
+build_coredns() {
+  go_install "$1" "" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
 build_etcd() {
   # The server module's own replaces only point at sibling modules of the same release.
@@ -544,6 +584,8 @@ resolve() {
     age-keygen) echo age ;;
     kube-apiserver | kubectl) echo kubernetes ;;
     kube-controller-manager | kube-scheduler) echo kube-control-plane ;;
+    kubelet | kube-proxy) echo kube-node ;;
+    buildkitd | buildctl) echo buildkit ;;
     kwokctl) echo kwok ;;
     prometheus-operator) echo prometheus-operator-crds ;;
     cert-manager) echo cert-manager-crds ;;
