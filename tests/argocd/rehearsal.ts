@@ -12,12 +12,12 @@
 // Certificate Ready), the ingress controller (the Ingress address) and metrics-server with the HPA
 // controller (the HPA's conditions). The platform's Helm charts (cert-manager,
 // kube-prometheus-stack, Loki, Alloy) are not rendered.
-import type { ChildProcess } from 'node:child_process';
-import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crdFiles, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
-import { freePort, sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
+import { startArgoCdControllers, type ArgoCdControllers } from '../support/argocd-controllers.js';
+import { sleep } from '../support/processes.js';
 import { startSimulatedCluster, type NodeSize } from '../support/simulated-cluster.js';
 import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
 
@@ -82,8 +82,7 @@ export interface Rehearsal {
 export async function startRehearsal(environment: Environment, node?: NodeSize): Promise<Rehearsal> {
   const APP = `python-api-${environment}`;
   let bootstrapRun: RunResult = { code: -1, stdout: '', stderr: '' };
-  let scratch = '';
-  const processes: { name: string; child: ChildProcess; log: string }[] = [];
+  let controllers: ArgoCdControllers | undefined;
   let standIns: ReturnType<typeof setInterval> | undefined;
   let standInPass: Promise<unknown> = Promise.resolve();
 
@@ -95,10 +94,8 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
   const stop = async () => {
     if (standIns) clearInterval(standIns);
     await standInPass;
-    for (const { child } of processes.reverse()) await stopProcess(child);
+    await controllers?.stop();
     await cluster.stop();
-    // The repo-server locks its clones with mode 000 between uses; a non-root user could not delete them.
-    if (scratch) await run('chmod', ['-R', 'u+rwx', scratch]);
     await tree?.cleanup();
   };
   try {
@@ -122,14 +119,7 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
     await symlink(path.join(REPO_ROOT, '.tools'), path.join(fork.dir, '.tools'));
     const repository = path.join(fork.dir, 'argocd/repository/repository.yaml');
 
-    function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): void {
-      const log = path.join(fork.dir, `${name}.log`);
-      processes.push({ name, child: spawnLogged(file, args, log, env), log });
-    }
-
-    function logs(lines = 25): string {
-      return processes.map(({ name, log }) => `--- ${name}\n${tail(log, lines)}`).join('\n');
-    }
+    const logs = (lines = 25) => controllers?.logs(lines) ?? '';
 
     async function get<T>(urlPath: string): Promise<T | undefined> {
       const answer = await server.request('GET', urlPath);
@@ -310,65 +300,12 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
     } as KubeObject);
 
     // Redis, the repo-server, the application controller.
-    const [redisPort, repoPort, repoMetrics, controllerMetrics] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    start(
-      'redis',
-      tool('redis-server'),
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      process.env,
-    );
-    scratch = path.join(fork.dir, 'tmp');
-    await mkdir(scratch);
-    const argocdEnv = (binary: string) =>
-      fork.env({
-        ARGOCD_BINARY_NAME: binary,
-        HOME: fork.dir,
-        KUBECONFIG: server.kubeconfig,
-        // The in-cluster destination (https://kubernetes.default.svc) is the cluster of KUBECONFIG.
-        ARGOCD_FAKE_IN_CLUSTER: 'true',
-        ARGOCD_GPG_ENABLED: 'false',
-        // What the sops-age Secret gives the repo-server in the cluster.
-        SOPS_AGE_KEY_FILE: path.join(fork.keyDir, `python-api-${environment}.agekey`),
-        // Its clones and its Git credential socket default to fixed paths under /tmp: keep them
-        // private to this run.
-        TMPDIR: scratch,
-        ARGOCD_ASK_PASS_SOCK: path.join(scratch, 'askpass.sock'),
-      });
-    start(
-      'argocd-repo-server',
-      tool('argocd'),
-      [
-        ...['--port', String(repoPort), '--metrics-port', String(repoMetrics), '--address', '127.0.0.1'],
-        ...['--disable-tls', '--redis', `127.0.0.1:${redisPort}`, '--logformat', 'text'],
-        // With --app-resync below: Git is polled every 5 s, where a cluster polls every 3 min or
-        // gets a webhook. (The repo-server would otherwise reuse a branch's commit for 3 min.)
-        '--revision-cache-expiration=5s',
-      ],
-      argocdEnv('argocd-repo-server'),
-    );
-    start(
-      'argocd-application-controller',
-      tool('argocd'),
-      [
-        `--kubeconfig=${server.kubeconfig}`,
-        '--namespace=argocd',
-        `--repo-server=127.0.0.1:${repoPort}`,
-        '--repo-server-plaintext',
-        `--redis=127.0.0.1:${redisPort}`,
-        `--metrics-port=${controllerMetrics}`,
-        '--app-resync=5',
-        '--status-processors=2',
-        '--operation-processors=2',
-        '--logformat=text',
-      ],
-      argocdEnv('argocd-application-controller'),
-    );
-
+    controllers = await startArgoCdControllers({
+      kubeconfig: server.kubeconfig,
+      dir: fork.dir,
+      env: fork.env(),
+      ageKeyFile: path.join(fork.keyDir, `python-api-${environment}.agekey`),
+    });
     standIns = setInterval(() => {
       standInPass = standInPass.then(() =>
         Promise.all([playMissingControllers(), observe()]).catch(() => {
