@@ -1,0 +1,157 @@
+# Shared by scripts/cluster/*.sh: where the cluster lives, its fixed addresses, and how a
+# process is started inside the node (its network + mount namespaces and our own cgroup).
+# Sourced, never run. Everything the cluster creates is under $STATE or in $CGROUP_NAME.
+# shellcheck shell=bash
+
+CLUSTER_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$CLUSTER_SCRIPTS/../.." && pwd)"
+STATE="${PYTHON_API_CLUSTER_DIR:-/var/tmp/python-api-cluster}"
+
+NODE_NAME=python-api-node
+# Every address lives in 198.18.0.0/15 (benchmarking range, never routed off this machine).
+NODE_IP=198.18.0.1
+POD_CIDR=198.18.1.0/24
+SERVICE_CIDR=198.19.0.0/16
+KUBERNETES_SERVICE_IP=198.19.0.1
+CLUSTER_DNS=198.19.0.10
+CLUSTER_DOMAIN=cluster.local
+# Routes the pods get: nothing outside the range, so nothing can leave.
+CLUSTER_RANGE=198.18.0.0/15
+APISERVER_NODE_PORT=6443
+
+# One cgroup of ours in every hierarchy: kubelet's cgroupRoot (pods) and system (the daemons).
+CGROUP_NAME=python-api-cluster
+CGROUP_FS=/sys/fs/cgroup
+
+LOGS="$STATE/logs"
+PIDS="$STATE/pids"
+PKI="$STATE/pki"
+RUN="$STATE/run"
+ENV_FILE="$STATE/cluster.env"
+CONTAINERD_SOCK="$STATE/containerd/containerd.sock"
+NODE_ROOT="$STATE/node"
+
+# A closed loopback port: anything that tries to pull or phone home fails at once.
+NO_PROXY_PORT=9
+CLOSED_PROXY="http://127.0.0.1:$NO_PROXY_PORT"
+
+log() { printf 'cluster: %s\n' "$*" >&2; }
+die() {
+  printf 'cluster: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+require_root() { [[ $EUID -eq 0 ]] || die "run as root (the node needs namespaces, cgroups and mounts)"; }
+
+# The cgroup v1/v2 hierarchies mounted under /sys/fs/cgroup (one directory per hierarchy).
+cgroup_hierarchies() {
+  local dir
+  for dir in "$CGROUP_FS"/*/; do
+    dir="${dir%/}"
+    [[ -f "$dir/cgroup.procs" ]] && echo "$dir"
+  done
+}
+
+# Creates <hierarchy>/<path> everywhere; cpuset children need cpus/mems before they take tasks.
+cgroup_create() {
+  local path="$1" h parent
+  while read -r h; do
+    parent="$(dirname "$h/$path")"
+    mkdir -p "$h/$path"
+    if [[ -f "$h/$path/cpuset.cpus" && -z "$(cat "$h/$path/cpuset.cpus")" ]]; then
+      cat "$parent/cpuset.cpus" >"$h/$path/cpuset.cpus"
+      cat "$parent/cpuset.mems" >"$h/$path/cpuset.mems"
+    fi
+  done < <(cgroup_hierarchies)
+}
+
+# Moves process $1 into <hierarchy>/<path> in every hierarchy.
+cgroup_enter() {
+  local pid="$1" path="$2" h
+  while read -r h; do
+    echo "$pid" >"$h/$path/cgroup.procs"
+  done < <(cgroup_hierarchies)
+}
+
+# Every PID in our cgroup tree (the pids hierarchy, else the first one).
+cgroup_pids() {
+  local h
+  for h in $(cgroup_hierarchies); do
+    [[ -d "$h/$CGROUP_NAME" ]] || continue
+    find "$h/$CGROUP_NAME" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -un
+}
+
+node_pid() { cat "$PIDS/node.pid" 2>/dev/null; }
+
+# Starts "$@" in the background inside the node's namespaces and our system cgroup, output to
+# $LOGS/<name>.log, PID in $PIDS/<name>.pid. setsid: it outlives the shell that started it.
+node_daemon() {
+  local name="$1"
+  shift
+  local pid
+  pid="$(node_pid)"
+  [[ -n "$pid" ]] || die "the node is not running (no $PIDS/node.pid)"
+  (
+    cgroup_enter "$BASHPID" "$CGROUP_NAME/system"
+    exec setsid nsenter --target "$pid" --net --mount -- "$@"
+  ) >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+}
+
+# Same, but on the host (the loopback side of the forwarders): still in our cgroup.
+host_daemon() {
+  local name="$1"
+  shift
+  (
+    cgroup_enter "$BASHPID" "$CGROUP_NAME/system"
+    exec setsid "$@"
+  ) >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+}
+
+# Runs "$@" in the node's namespaces, in the foreground.
+node_run() {
+  local pid
+  pid="$(node_pid)"
+  [[ -n "$pid" ]] || die "the node is not running (no $PIDS/node.pid)"
+  nsenter --target "$pid" --net --mount -- "$@"
+}
+
+# First port >= $1 that nothing on the host listens on (TCP, loopback).
+free_host_port() {
+  local port="$1"
+  while [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]; do port=$((port + 1)); done
+  echo "$port"
+}
+
+# Host loopback 127.0.0.1:<host port> -> unix socket in $RUN -> node IP:<node port>, two socats:
+# the host never gets an address, route or firewall rule of the cluster's.
+forward_port() {
+  local name="$1" host_port="$2" target="$3" sock="$RUN/$1.sock"
+  rm -f "$sock"
+  node_daemon "forward-$name-node" socat "UNIX-LISTEN:$sock,fork,mode=600" "TCP:$target"
+  local i
+  for i in $(seq 50); do
+    [[ -S "$sock" ]] && break
+    sleep 0.1
+  done
+  [[ -S "$sock" ]] || die "forwarder $name: $sock did not appear (see $LOGS/forward-$name-node.log)"
+  host_daemon "forward-$name-host" socat "TCP-LISTEN:$host_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$sock"
+  for i in $(seq 50); do
+    [[ -n "$(ss -Hltn "sport = :$host_port" 2>/dev/null)" ]] && return 0
+    sleep 0.1
+  done
+  die "forwarder $name: nothing listens on 127.0.0.1:$host_port (see $LOGS/forward-$name-host.log)"
+}
+
+# Waits until "$@" succeeds, up to $1 seconds.
+wait_for() {
+  local seconds="$1" what="$2"
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "timed out after ${seconds}s waiting for $what"
+    sleep 0.5
+  done
+}
