@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The real-cluster suite (`npm run test:cluster`, Linux and root): brings up the single-node cluster
+// (scripts/cluster/up.sh), builds the images into its containerd (scripts/cluster/images.sh), runs the
+// Jest project `cluster` against it (Argo CD deploys the dev overlay; tests/cluster/), and tears
+// everything down, also when a step fails or the run is interrupted. Prints what stood in for what,
+// then one totals line: `N passed, M failed`.
+//
+//   npm run test:cluster                    everything
+//   npm run test:cluster -- -t 'NetworkPolicies'   extra arguments go to Jest
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { clearReport, countReport, totalsLine } from './lib/jest-report.mjs';
+
+const root = path.resolve(import.meta.dirname, '..');
+const jestArgs = process.argv.slice(2);
+const results = path.join(root, 'test-results');
+const report = path.join(results, 'jest-cluster.json');
+const standInDir = path.join(results, 'stand-ins');
+const timings = [];
+
+function step(title, command, args, options = {}) {
+  console.log(`\n== ${title}`);
+  const started = Date.now();
+  const { status } = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  const seconds = Math.round((Date.now() - started) / 1000);
+  timings.push(`${title}: ${seconds}s`);
+  console.log(`== ${title}: ${status === 0 ? 'ok' : `failed (exit ${status})`} in ${seconds}s`);
+  return status === 0;
+}
+
+function finish(counts) {
+  const standIns = existsSync(standInDir)
+    ? readdirSync(standInDir)
+        .sort()
+        .flatMap((file) =>
+          readFileSync(path.join(standInDir, file), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => `  [${path.basename(file, '.txt')}] ${line}`),
+        )
+    : [];
+  console.log('\n== what ran for real, and what stood in (a stand-in replaces what cannot run here)');
+  console.log(standIns.length ? standIns.join('\n') : '  no stand-ins were reported');
+  console.log(`\n== times\n  ${timings.join('\n  ')}`);
+  console.log(totalsLine(counts));
+  process.exit(counts.failed === 0 ? 0 : 1);
+}
+
+if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+  console.error('the real-cluster suite needs Linux and root (it starts kubelet, containerd and network namespaces)');
+  finish({ passed: 0, failed: 1, skipped: 0 });
+}
+
+let tornDown = false;
+function tearDown() {
+  if (tornDown) return true;
+  tornDown = true;
+  return step('cluster down', 'bash', ['scripts/cluster/down.sh']);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    tearDown();
+    finish({ passed: 0, failed: 1, skipped: 0 });
+  });
+}
+
+mkdirSync(results, { recursive: true });
+rmSync(standInDir, { recursive: true, force: true });
+clearReport(report);
+
+let counts = { passed: 0, failed: 0, skipped: 0 };
+if (!step('cluster up', 'bash', ['scripts/cluster/up.sh'])) {
+  counts.failed += 1;
+} else if (!step('images', 'bash', ['scripts/cluster/images.sh'])) {
+  counts.failed += 1;
+} else if (!step('generate Prisma client', process.execPath, ['apps/api/scripts/generate-client.mjs', '--if-stale'])) {
+  counts.failed += 1;
+} else {
+  const jestPassed = step(
+    'jest (cluster)',
+    process.execPath,
+    [
+      '--experimental-vm-modules',
+      'node_modules/jest/bin/jest.js',
+      '--selectProjects',
+      'cluster',
+      // One cluster: its suites take turns.
+      '--runInBand',
+      '--json',
+      `--outputFile=${report}`,
+      ...jestArgs,
+    ],
+    { env: { ...process.env, PATH: `${path.join(root, '.tools/bin')}${path.delimiter}${process.env.PATH}` } },
+  );
+  counts = countReport(report, jestPassed);
+}
+if (!tearDown()) counts.failed += 1;
+finish(counts);

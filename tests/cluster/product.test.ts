@@ -1,0 +1,402 @@
+// The product on a real cluster: Argo CD syncs the dev overlay from a Git server on loopback onto the
+// single-node cluster of scripts/cluster/up.sh (real kubelet, containerd, kube-proxy, CoreDNS,
+// local-path-provisioner, metrics-server, kube-router), and real pods run the images that
+// scripts/cluster/images.sh built from the Dockerfile. What stands in for what is in deploy.ts
+// (STAND_INS), printed by the suite's summary. The tests run in order on one deployment.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectCluster, type RealCluster } from './cluster.js';
+import { NS, STAND_INS, deployDev, type DevDeployment } from './deploy.js';
+import { recordStandIns } from './stand-ins.js';
+
+jest.setTimeout(600_000);
+
+const LOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load.mjs');
+const API_SELECTOR = 'app.kubernetes.io/name=python-api,app.kubernetes.io/component=api';
+
+interface Condition {
+  type: string;
+  status: string;
+}
+interface Pod {
+  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  status: {
+    phase?: string;
+    conditions?: Condition[];
+    containerStatuses?: { name: string; restartCount: number; ready: boolean }[];
+  };
+}
+interface Item {
+  id: number;
+  name: string;
+  description: string | null;
+}
+
+let cluster: RealCluster;
+let deployment: DevDeployment;
+let clusterIp = '';
+let nodePort = 0;
+
+const isReady = (pod: Pod) => (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const apiPods = async () => (await cluster.json<{ items: Pod[] }>(['-n', NS, 'get', 'pods', '-l', API_SELECTOR])).items;
+const details = async () =>
+  `application: ${JSON.stringify(await deployment.application(), null, 1)}\n` +
+  `pods:\n${(await cluster.run('kubectl', ['-n', NS, 'get', 'pods', '-o', 'wide'])).stdout}\n` +
+  `events:\n${(await cluster.run('kubectl', ['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp'])).stdout.split('\n').slice(-25).join('\n')}\n` +
+  deployment.logs(15);
+const api = (pathname: string) => `http://${clusterIp}${pathname}`;
+
+async function converged(): Promise<boolean> {
+  const status = await deployment.application();
+  return status.sync?.status === 'Synced' && status.health?.status === 'Healthy';
+}
+
+beforeAll(async () => {
+  cluster = connectCluster();
+  recordStandIns('product', STAND_INS);
+  deployment = await deployDev(cluster);
+}, 300_000);
+
+afterAll(async () => {
+  await deployment?.stop();
+});
+
+describe('the dev environment on a real cluster, deployed by Argo CD from Git', () => {
+  it('first sync on an empty cluster converges: Synced/Healthy, postgres-0 Ready on a Bound claim, the migration Job Complete with the items table, 3 API pods Ready', async () => {
+    await cluster.until('python-api-dev to be Synced and Healthy', converged, 480_000, details);
+
+    const postgres = await cluster.json<Pod>(['-n', NS, 'get', 'pod', 'postgres-0']);
+    expect(isReady(postgres)).toBe(true);
+    const claim = await cluster.json<{
+      status: { phase: string };
+      spec: { resources: { requests: { storage: string } } };
+    }>(['-n', NS, 'get', 'pvc', 'data-postgres-0']);
+    expect({ phase: claim.status.phase, size: claim.spec.resources.requests.storage }).toEqual({
+      phase: 'Bound',
+      size: '5Gi',
+    });
+
+    const job = await cluster.json<{ status: { conditions?: Condition[]; succeeded?: number } }>([
+      '-n',
+      NS,
+      'get',
+      'job',
+      'python-api-migrate',
+    ]);
+    expect((job.status.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True')).toBe(true);
+    const table = await cluster.kubectl([
+      ...['-n', NS, 'exec', 'postgres-0', '-c', 'postgres', '--'],
+      ...[
+        'sh',
+        '-c',
+        `psql -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "select to_regclass('public.items')"`,
+      ],
+    ]);
+    expect(table.trim()).toBe('items');
+
+    const pods = await apiPods();
+    expect(pods.filter(isReady)).toHaveLength(3);
+
+    const service = await cluster.json<{ spec: { clusterIP: string; ports: { name: string; nodePort?: number }[] } }>([
+      '-n',
+      NS,
+      'get',
+      'service',
+      'app-service',
+    ]);
+    clusterIp = service.spec.clusterIP;
+    nodePort = service.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
+    expect(nodePort).toBeGreaterThan(0);
+  });
+
+  it('app-service answers create, read, list, update and delete through its ClusterIP and its NodePort (kube-proxy)', async () => {
+    const viaNodePort = (pathname: string) => `http://${cluster.nodeIp}:${nodePort}${pathname}`;
+
+    const created = await cluster.http('POST', api('/api/items'), {
+      name: 'first real item',
+      description: 'via ClusterIP',
+    });
+    expect(created.status).toBe(201);
+    const item = created.json<Item>();
+    expect(created.headers.location).toBe(`/api/items/${item.id}`);
+
+    const read = await cluster.http('GET', viaNodePort(`/api/items/${item.id}`));
+    expect(read.status).toBe(200);
+    expect(read.json<Item>()).toMatchObject({ id: item.id, name: 'first real item', description: 'via ClusterIP' });
+
+    const updated = await cluster.http('PUT', viaNodePort(`/api/items/${item.id}`), {
+      name: 'renamed',
+      description: null,
+    });
+    expect(updated.status).toBe(200);
+    const listed = await cluster.http('GET', api('/api/items?limit=1000'));
+    expect(listed.status).toBe(200);
+    expect(listed.json<Item[]>().find((i) => i.id === item.id)).toMatchObject({ name: 'renamed', description: null });
+
+    expect((await cluster.http('DELETE', api(`/api/items/${item.id}`))).status).toBe(204);
+    expect((await cluster.http('GET', viaNodePort(`/api/items/${item.id}`))).status).toBe(404);
+  });
+
+  it('/health/ready answers 200, and the metrics port serves Prometheus text with the request counters', async () => {
+    const ready = await cluster.http('GET', api('/health/ready'));
+    expect(ready.status).toBe(200);
+    const metrics = await cluster.http('GET', `http://${clusterIp}:9464/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(metrics.body).toMatch(/^# TYPE http_request_duration_seconds histogram$/m);
+    expect(metrics.body).toMatch(/^process_cpu_seconds_total \d/m);
+  });
+
+  it('items survive losing postgres-0: the StatefulSet recreates it on the same claim and every item reads back', async () => {
+    const written: Item[] = [];
+    for (let n = 0; n < 20; n++) {
+      const answer = await cluster.http('POST', api('/api/items'), { name: `durable ${n}`, description: `#${n}` });
+      expect(answer.status).toBe(201);
+      written.push(answer.json<Item>());
+    }
+    const before = await cluster.json<Pod>(['-n', NS, 'get', 'pod', 'postgres-0']);
+
+    await cluster.kubectl(['-n', NS, 'delete', 'pod', 'postgres-0', '--wait=true']);
+    await cluster.until(
+      'a new postgres-0 to be Ready',
+      async () => {
+        const pod = await cluster.json<Pod>(['-n', NS, 'get', 'pod', 'postgres-0']);
+        return pod.metadata.uid !== before.metadata.uid && isReady(pod);
+      },
+      180_000,
+      details,
+    );
+    await cluster.until(
+      'the API to be ready again',
+      async () => (await cluster.http('GET', api('/health/ready'))).status === 200,
+    );
+
+    for (const item of written) {
+      const answer = await cluster.http('GET', api(`/api/items/${item.id}`));
+      expect({ status: answer.status, item: answer.json<Item>() }).toMatchObject({ status: 200, item });
+    }
+  });
+
+  it('NetworkPolicies: a pod outside the allowed set cannot open postgres-service:5432, an API pod can', async () => {
+    const probe = `require('net').connect(5432, 'postgres-service').on('connect', () => { console.log('open'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(1); }).setTimeout(5000, () => { console.log('timeout'); process.exit(1); })`;
+    const [apiPod] = (await apiPods()).filter(isReady);
+    const fromApi = await cluster.run('kubectl', [
+      '-n',
+      NS,
+      'exec',
+      apiPod!.metadata.name,
+      '-c',
+      'api',
+      '--',
+      'node',
+      '-e',
+      probe,
+    ]);
+    expect(fromApi.stdout.trim()).toBe('open');
+
+    // Same image, same namespace, restricted like every pod here, but not labelled as a client.
+    const image = (
+      await cluster.json<{ spec: { template: { spec: { containers: { image: string }[] } } } }>([
+        '-n',
+        NS,
+        'get',
+        'deployment',
+        'python-api',
+      ])
+    ).spec.template.spec.containers[0]!.image;
+    const outsider = await cluster.run('kubectl', [
+      ...[
+        '-n',
+        NS,
+        'run',
+        'outsider',
+        '--rm',
+        '-i',
+        '--restart=Never',
+        `--image=${image}`,
+        '--image-pull-policy=IfNotPresent',
+      ],
+      '--labels=app.kubernetes.io/name=outsider',
+      `--overrides=${JSON.stringify({
+        spec: {
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'outsider',
+              image,
+              command: ['node', '-e', probe],
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              resources: { limits: { cpu: '100m', memory: '128Mi' } },
+            },
+          ],
+        },
+      })}`,
+    ]);
+    // DNS is allowed for every pod; the connection itself is dropped, so it times out.
+    expect(outsider.stdout).toMatch(/timeout/);
+    expect(outsider.stdout).not.toMatch(/open/);
+  });
+
+  it('the PodDisruptionBudget lets one API pod go and refuses a second eviction until it is back', async () => {
+    const pods = (await apiPods()).filter(isReady);
+    expect(pods.length).toBeGreaterThanOrEqual(2);
+    const evict = (name: string) =>
+      cluster.run('kubectl', ['create', '--raw', `/api/v1/namespaces/${NS}/pods/${name}/eviction`, '-f', '-'], {
+        input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: NS } }),
+      });
+    const first = await evict(pods[0]!.metadata.name);
+    expect(first.code).toBe(0);
+    const second = await evict(pods[1]!.metadata.name);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/disruption budget/i);
+    const third = await cluster.until(
+      'the evicted pod to be replaced, after which an eviction is allowed again',
+      async () => {
+        const ready = (await apiPods()).filter(isReady);
+        if (ready.length < pods.length) return false;
+        const result = await evict(ready.find((p) => p.metadata.name !== pods[0]!.metadata.name)!.metadata.name);
+        return result.code === 0 ? result : false;
+      },
+      180_000,
+      details,
+    );
+    expect(third.code).toBe(0);
+    await cluster.until(
+      'all API pods Ready again',
+      async () => (await apiPods()).filter(isReady).length >= pods.length,
+    );
+  });
+
+  it('a database outage turns the API pods NotReady within 10 s without restarting them, and Ready within 30 s of PostgreSQL being back', async () => {
+    // Argo CD's self-heal would scale PostgreSQL straight back: the operator's first step is to pause it.
+    await deployment.setAutoSync(false);
+    try {
+      const before = await apiPods();
+      const restarts = (pods: Pod[]) =>
+        pods.flatMap((p) => p.status.containerStatuses ?? []).reduce((sum, c) => sum + c.restartCount, 0);
+      await cluster.kubectl(['-n', NS, 'scale', 'statefulset', 'postgres', '--replicas=0']);
+      const started = Date.now();
+      await cluster.until(
+        'the postgres pod to be gone',
+        async () => (await cluster.run('kubectl', ['-n', NS, 'get', 'pod', 'postgres-0'])).code !== 0,
+      );
+      await cluster.until(
+        'every API pod to turn NotReady',
+        async () => (await apiPods()).every((p) => !isReady(p)),
+        60_000,
+      );
+      const notReadyAfter = Date.now() - started;
+
+      await cluster.kubectl(['-n', NS, 'scale', 'statefulset', 'postgres', '--replicas=1']);
+      await cluster.until(
+        'postgres-0 Ready',
+        async () => isReady(await cluster.json<Pod>(['-n', NS, 'get', 'pod', 'postgres-0'])),
+        180_000,
+        details,
+      );
+      const back = Date.now();
+      await cluster.until('every API pod Ready again', async () => (await apiPods()).every(isReady), 120_000);
+      const readyAfter = Date.now() - back;
+
+      console.log(
+        `database outage: API NotReady ${notReadyAfter} ms after PostgreSQL was gone, Ready ${readyAfter} ms after it was back`,
+      );
+      expect(notReadyAfter).toBeLessThanOrEqual(10_000);
+      expect(readyAfter).toBeLessThanOrEqual(30_000);
+      expect(restarts(await apiPods())).toBe(restarts(before));
+    } finally {
+      await deployment.setAutoSync(true);
+    }
+  });
+
+  it('a release committed to Git rolls out under steady load with zero failed requests and never fewer than 75% of the pods Ready', async () => {
+    const { id } = (await cluster.http('POST', api('/api/items'), { name: 'read during the release' })).json<Item>();
+    const release = path.join(deployment.fork.dir, 'gitops/overlays/dev/release/kustomization.yaml');
+    const text = await readFile(release, 'utf8');
+    const current = /newTag: "([^"]+)"/.exec(text)?.[1];
+    expect(current).toBeDefined();
+    const next = `${current}-release`;
+    // The new image: what CI would push under the new tag (same content, new name in containerd).
+    for (const name of ['python-api', 'python-api-migrate']) {
+      await cluster.tagImage(`${name}:${current}`, `${name}:${next}`);
+    }
+
+    const load = cluster.inNode(process.execPath, [LOAD, api(`/api/items/${id}`), '150', '8'], { timeoutMs: 200_000 });
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await writeFile(release, text.replaceAll(`newTag: "${current}"`, `newTag: "${next}"`));
+    await deployment.git(
+      '-c',
+      'user.name=test',
+      '-c',
+      'user.email=test@example.invalid',
+      'commit',
+      '-qam',
+      `release ${next}`,
+    );
+
+    let lowest = Number.POSITIVE_INFINITY;
+    await cluster.until(
+      `the Deployment to run ${next} on every pod`,
+      async () => {
+        const d = await cluster.json<{
+          spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+          status: { readyReplicas?: number; updatedReplicas?: number; replicas?: number };
+        }>(['-n', NS, 'get', 'deployment', 'python-api']);
+        lowest = Math.min(lowest, (d.status.readyReplicas ?? 0) / d.spec.replicas);
+        return (
+          d.spec.template.spec.containers[0]!.image.endsWith(`:${next}`) &&
+          d.status.updatedReplicas === d.spec.replicas &&
+          d.status.replicas === d.spec.replicas &&
+          d.status.readyReplicas === d.spec.replicas
+        );
+      },
+      240_000,
+      details,
+    );
+    const result = await load;
+    const summary = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as {
+      requests: number;
+      failed: number;
+      failures: Record<string, number>;
+    };
+    console.log(`release under load: ${JSON.stringify(summary)}, lowest Ready share ${lowest}`);
+    expect(summary.requests).toBeGreaterThan(100);
+    expect({ failed: summary.failed, failures: summary.failures }).toEqual({ failed: 0, failures: {} });
+    expect(lowest).toBeGreaterThanOrEqual(0.75);
+    await cluster.until('Argo CD to report the release Synced and Healthy', converged, 120_000, details);
+  });
+
+  it('the HPA reads real CPU from metrics-server and scales the API up under load', async () => {
+    const start = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
+    await cluster.until(
+      'the HPA to report a CPU utilisation from metrics-server',
+      async () => {
+        const hpa = await cluster.json<{
+          status: { currentMetrics?: { resource?: { name: string; current: { averageUtilization?: number } } }[] };
+        }>(['-n', NS, 'get', 'hpa', 'python-api']);
+        return hpa.status.currentMetrics?.some(
+          (m) => m.resource?.name === 'cpu' && m.resource.current.averageUtilization !== undefined,
+        );
+      },
+      180_000,
+      details,
+    );
+    const load = cluster.inNode(process.execPath, [LOAD, api('/api/items?limit=50'), '240', '16'], {
+      timeoutMs: 300_000,
+    });
+    const scaled = await cluster.until(
+      'the HPA to add API pods',
+      async () => {
+        const d = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
+        return d.spec.replicas > start.spec.replicas ? d.spec.replicas : false;
+      },
+      240_000,
+      details,
+    );
+    console.log(`HPA: ${start.spec.replicas} -> ${scaled} replicas under load`);
+    expect(scaled).toBeGreaterThan(start.spec.replicas);
+    await load;
+  });
+});
