@@ -52,7 +52,7 @@ describe() {
 
 freeze() {
   local f="$CGROUP_FS/freezer/$CGROUP_NAME/freezer.state"
-  [[ -f "$f" ]] && echo "$1" >"$f" 2>/dev/null || true
+  if [[ -f "$f" ]]; then echo "$1" >"$f" 2>/dev/null || true; fi
 }
 
 stop_processes() {
@@ -68,12 +68,13 @@ stop_processes() {
   while [[ -n "$(all_pids)" ]]; do
     ((SECONDS < deadline)) || {
       say "processes survive SIGKILL:"
-      describe $(all_pids) >&2
+      mapfile -t pids < <(all_pids)
+      describe "${pids[@]}" >&2
       return 1
     }
     freeze FROZEN
     mapfile -t pids < <(all_pids)
-    ((${#pids[@]})) && kill -KILL "${pids[@]}" 2>/dev/null || true
+    if ((${#pids[@]})); then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
     freeze THAWED
     sleep 0.2
   done

@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 [[ $# -ge 1 && $# -le 2 && "$1" =~ ^[0-9]+$ ]] || die "usage: expose.sh NODE_PORT [HOST_PORT]"
-[[ -n "$(node_pid)" ]] && kill -0 "$(node_pid)" 2>/dev/null || die "no running cluster under $STATE (run scripts/cluster/up.sh)"
+node_running || die "no running cluster under $STATE (run scripts/cluster/up.sh)"
 node_port="$1"
 if [[ $# -eq 2 ]]; then
   host_port="$2"

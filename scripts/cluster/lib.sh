@@ -1,7 +1,7 @@
 # Shared by scripts/cluster/*.sh: where the cluster lives, its fixed addresses, and how a
 # process is started inside the node (its network + mount namespaces and our own cgroup).
 # Sourced, never run. Everything the cluster creates is under $STATE or in $CGROUP_NAME.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 
 CLUSTER_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$CLUSTER_SCRIPTS/../.." && pwd)"
@@ -83,6 +83,10 @@ cgroup_pids() {
 }
 
 node_pid() { cat "$PIDS/node.pid" 2>/dev/null; }
+node_running() {
+  local pid
+  pid="$(node_pid)" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
 
 # Starts "$@" in the background inside the node's namespaces and our system cgroup, output to
 # $LOGS/<name>.log, PID in $PIDS/<name>.pid. setsid: it outlives the shell that started it.

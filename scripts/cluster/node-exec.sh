@@ -9,7 +9,7 @@ set -euo pipefail
 # shellcheck source=scripts/cluster/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
-[[ -n "$(node_pid)" ]] && kill -0 "$(node_pid)" 2>/dev/null || die "no running cluster under $STATE (run scripts/cluster/up.sh)"
+node_running || die "no running cluster under $STATE (run scripts/cluster/up.sh)"
 
 if [[ "${1:-}" == --daemon ]]; then
   [[ $# -ge 3 ]] || die "usage: node-exec.sh --daemon NAME COMMAND [ARGS...]"

@@ -324,9 +324,12 @@ EOF
 KUBECTL() { node_run "$BIN/kubectl" --kubeconfig="$PKI/admin.kubeconfig" "$@"; }
 
 apply_addons() {
-  CA_BUNDLE="$(base64 -w0 <"$PKI/ca.crt")" NODE_IP="$NODE_IP" NODE_NAME="$NODE_NAME" CLUSTER_DNS="$CLUSTER_DNS" \
-    BUSYBOX_IMAGE="$BUSYBOX_IMAGE" \
-    envsubst '$CA_BUNDLE $NODE_IP $NODE_NAME $CLUSTER_DNS $BUSYBOX_IMAGE' <"$CLUSTER_SCRIPTS/addons.yaml" >"$STATE/addons.yaml"
+  # envsubst replaces only the variables named in its argument (literally '$NAME', hence no expansion).
+  # shellcheck disable=SC2016
+  env CA_BUNDLE="$(base64 -w0 <"$PKI/ca.crt")" NODE_IP="$NODE_IP" NODE_NAME="$NODE_NAME" \
+    CLUSTER_DNS="$CLUSTER_DNS" BUSYBOX_IMAGE="$BUSYBOX_IMAGE" \
+    envsubst '$CA_BUNDLE $NODE_IP $NODE_NAME $CLUSTER_DNS $BUSYBOX_IMAGE' \
+    <"$CLUSTER_SCRIPTS/addons.yaml" >"$STATE/addons.yaml"
   KUBECTL apply -f "$STATE/addons.yaml" >"$LOGS/addons.log" 2>&1 || die "applying the add-on objects failed (see $LOGS/addons.log)"
 }
 
