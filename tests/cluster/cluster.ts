@@ -65,7 +65,9 @@ export function connectCluster(dir = CLUSTER_DIR): RealCluster {
   };
   const kubeconfig = need('KUBECONFIG');
   const nodeIp = need('NODE_IP');
-  const nodePid = need('NODE_PID');
+  // A command prefix that runs a program in the node's network namespace: scripts/cluster/node-exec.sh
+  // here, `docker exec -i <node>` on kind.
+  const nodeExec = need('NODE_EXEC').split(' ');
   const containerd = need('CONTAINERD_ADDRESS');
   const env = toolsEnv({ KUBECONFIG: kubeconfig });
 
@@ -77,7 +79,7 @@ export function connectCluster(dir = CLUSTER_DIR): RealCluster {
     return result.stdout;
   };
   const inNode = (file: string, args: readonly string[], options: RunOptions = {}) =>
-    runHere('nsenter', ['--target', nodePid, '--net', '--', file, ...args], options);
+    runHere(nodeExec[0]!, [...nodeExec.slice(1), file, ...args], options);
 
   async function http(
     method: string,

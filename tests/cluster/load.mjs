@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// Steady HTTP load for the cluster suite, run inside the node's network namespace so it reaches a
-// ClusterIP through kube-proxy as a pod would:
+// Steady HTTP load for the cluster suite, run in a pod (a client inside the cluster, reaching the
+// API through its Service and kube-proxy):
 //
-//   node load.mjs <url> <seconds> <concurrency>
+//   LOAD_URL=http://... LOAD_SECONDS=60 LOAD_CONCURRENCY=8 node load.mjs
 //
 // Each worker sends one request after another over a keep-alive connection, as a client behind a
 // connection pool does. Prints one JSON line: requests sent, answers by status, failures by cause
 // (a failure is any request without an HTTP answer, or an answer of 5xx).
 import http from 'node:http';
 
-const [url, seconds = '10', concurrency = '8'] = process.argv.slice(2);
+const { LOAD_URL: url, LOAD_SECONDS: seconds = '10', LOAD_CONCURRENCY: concurrency = '8' } = process.env;
 if (!url) {
-  console.error('usage: load.mjs <url> <seconds> <concurrency>');
+  console.error('usage: LOAD_URL=<url> [LOAD_SECONDS=10] [LOAD_CONCURRENCY=8] node load.mjs');
   process.exit(2);
 }
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(concurrency) });

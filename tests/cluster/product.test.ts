@@ -47,6 +47,80 @@ const details = async () =>
   `events:\n${(await cluster.run('kubectl', ['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp'])).stdout.split('\n').slice(-25).join('\n')}\n` +
   deployment.logs(15);
 const api = (pathname: string) => `http://${clusterIp}${pathname}`;
+const SERVICE_URL = `http://app-service.${NS}.svc.cluster.local`;
+let apiImage = '';
+
+/**
+ * Runs a Node.js script (ESM) to completion in a pod of the API's image, restricted like every pod
+ * of the namespace, and returns how it ended and what it printed. The pod is removed afterwards.
+ */
+async function runInPod(
+  namespace: string,
+  name: string,
+  script: string,
+  options: { env?: Record<string, string>; labels?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ phase: string; output: string }> {
+  await cluster.apply([
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace, labels: { 'app.kubernetes.io/name': name, ...options.labels } },
+      spec: {
+        restartPolicy: 'Never',
+        securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'main',
+            image: apiImage,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['node', '--input-type=module', '-e', script],
+            env: Object.entries(options.env ?? {}).map(([key, value]) => ({ name: key, value })),
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+            },
+            resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+          },
+        ],
+      },
+    },
+  ]);
+  try {
+    const phase = await cluster.until(
+      `pod ${namespace}/${name} to finish`,
+      async () => {
+        const pod = await cluster.json<Pod>(['-n', namespace, 'get', 'pod', name]);
+        return pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed' ? pod.status.phase : false;
+      },
+      options.timeoutMs ?? 120_000,
+      details,
+    );
+    return { phase, output: await cluster.kubectl(['-n', namespace, 'logs', name]) };
+  } finally {
+    await cluster.kubectl(['-n', namespace, 'delete', 'pod', name, '--wait=false']);
+  }
+}
+
+interface LoadSummary {
+  requests: number;
+  failed: number;
+  failures: Record<string, number>;
+}
+async function load(name: string, url: string, seconds: number, concurrency: number): Promise<LoadSummary> {
+  const { output } = await runInPod('default', name, await readFile(LOAD, 'utf8'), {
+    env: { LOAD_URL: url, LOAD_SECONDS: String(seconds), LOAD_CONCURRENCY: String(concurrency) },
+    timeoutMs: (seconds + 120) * 1000,
+  });
+  return JSON.parse(output.trim().split('\n').pop() ?? '{}') as LoadSummary;
+}
+
+/** A TCP connection attempt from a pod: prints open, timeout or the error code. */
+const TCP_PROBE = `import net from 'node:net';
+const socket = net.connect(Number(process.env.PORT), process.env.HOST);
+socket.setTimeout(5000, () => { console.log('timeout'); process.exit(0); });
+socket.on('connect', () => { console.log('open'); process.exit(0); });
+socket.on('error', (e) => { console.log(e.code); process.exit(0); });`;
 
 async function converged(): Promise<boolean> {
   const status = await deployment.application();
@@ -107,6 +181,11 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
       'app-service',
     ]);
     clusterIp = service.spec.clusterIP;
+    apiImage = (
+      await cluster.json<{ spec: { template: { spec: { containers: { image: string }[] } } } }>([
+        ...['-n', NS, 'get', 'deployment', 'python-api'],
+      ])
+    ).spec.template.spec.containers[0]!.image;
     nodePort = service.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
     expect(nodePort).toBeGreaterThan(0);
   });
@@ -139,12 +218,21 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
     expect((await cluster.http('GET', viaNodePort(`/api/items/${item.id}`))).status).toBe(404);
   });
 
-  it('/health/ready answers 200, and the metrics port serves Prometheus text with the request counters', async () => {
+  it('/health/ready answers 200, and the metrics port serves Prometheus text to a scraper in the monitoring namespace', async () => {
     const ready = await cluster.http('GET', api('/health/ready'));
     expect(ready.status).toBe(200);
-    const metrics = await cluster.http('GET', `http://${clusterIp}:9464/metrics`);
+    // The monitoring namespace is where the NetworkPolicy lets scrapers in (as the monitoring Application creates it).
+    await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring' } }]);
+    const scrape = await runInPod(
+      'monitoring',
+      'scraper',
+      `const answer = await fetch(process.env.URL);
+console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('content-type'), body: await answer.text() }));`,
+      { env: { URL: `${SERVICE_URL}:9464/metrics` } },
+    );
+    const metrics = JSON.parse(scrape.output.trim()) as { status: number; type: string; body: string };
     expect(metrics.status).toBe(200);
-    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(metrics.body).toMatch(/^# TYPE http_request_duration_seconds histogram$/m);
     expect(metrics.body).toMatch(/^process_cpu_seconds_total \d/m);
   });
@@ -179,64 +267,22 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
     }
   });
 
-  it('NetworkPolicies: a pod outside the allowed set cannot open postgres-service:5432, an API pod can', async () => {
-    const probe = `require('net').connect(5432, 'postgres-service').on('connect', () => { console.log('open'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(1); }).setTimeout(5000, () => { console.log('timeout'); process.exit(1); })`;
+  it('NetworkPolicies: a pod outside the allowed set cannot open postgres-service:5432 or the metrics port; an API pod can reach PostgreSQL', async () => {
     const [apiPod] = (await apiPods()).filter(isReady);
     const fromApi = await cluster.run('kubectl', [
-      '-n',
-      NS,
-      'exec',
-      apiPod!.metadata.name,
-      '-c',
-      'api',
-      '--',
-      'node',
-      '-e',
-      probe,
+      ...['-n', NS, 'exec', apiPod!.metadata.name, '-c', 'api', '--'],
+      ...['env', 'HOST=postgres-service', 'PORT=5432', 'node', '--input-type=module', '-e', TCP_PROBE],
     ]);
     expect(fromApi.stdout.trim()).toBe('open');
 
     // Same image, same namespace, restricted like every pod here, but not labelled as a client.
-    const image = (
-      await cluster.json<{ spec: { template: { spec: { containers: { image: string }[] } } } }>([
-        '-n',
-        NS,
-        'get',
-        'deployment',
-        'python-api',
-      ])
-    ).spec.template.spec.containers[0]!.image;
-    const outsider = await cluster.run('kubectl', [
-      ...[
-        '-n',
-        NS,
-        'run',
-        'outsider',
-        '--rm',
-        '-i',
-        '--restart=Never',
-        `--image=${image}`,
-        '--image-pull-policy=IfNotPresent',
-      ],
-      '--labels=app.kubernetes.io/name=outsider',
-      `--overrides=${JSON.stringify({
-        spec: {
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'outsider',
-              image,
-              command: ['node', '-e', probe],
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-              resources: { limits: { cpu: '100m', memory: '128Mi' } },
-            },
-          ],
-        },
-      })}`,
-    ]);
-    // DNS is allowed for every pod; the connection itself is dropped, so it times out.
-    expect(outsider.stdout).toMatch(/timeout/);
-    expect(outsider.stdout).not.toMatch(/open/);
+    const outsider = await runInPod(NS, 'outsider', TCP_PROBE, { env: { HOST: 'postgres-service', PORT: '5432' } });
+    expect(outsider.output.trim()).toBe('timeout');
+    // From another namespace: the metrics port only admits the monitoring namespace.
+    const stranger = await runInPod('default', 'stranger', TCP_PROBE, {
+      env: { HOST: `app-service.${NS}.svc.cluster.local`, PORT: '9464' },
+    });
+    expect(stranger.output.trim()).toBe('timeout');
   });
 
   it('the PodDisruptionBudget lets one API pod go and refuses a second eviction until it is back', async () => {
@@ -323,8 +369,8 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
       await cluster.tagImage(`${name}:${current}`, `${name}:${next}`);
     }
 
-    const load = cluster.inNode(process.execPath, [LOAD, api(`/api/items/${id}`), '150', '8'], { timeoutMs: 200_000 });
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const traffic = load('release-load', `${SERVICE_URL}/api/items/${id}`, 150, 8);
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
     await writeFile(release, text.replaceAll(`newTag: "${current}"`, `newTag: "${next}"`));
     await deployment.git(
       '-c',
@@ -355,12 +401,7 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
       240_000,
       details,
     );
-    const result = await load;
-    const summary = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as {
-      requests: number;
-      failed: number;
-      failures: Record<string, number>;
-    };
+    const summary = await traffic;
     console.log(`release under load: ${JSON.stringify(summary)}, lowest Ready share ${lowest}`);
     expect(summary.requests).toBeGreaterThan(100);
     expect({ failed: summary.failed, failures: summary.failures }).toEqual({ failed: 0, failures: {} });
@@ -383,9 +424,7 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
       180_000,
       details,
     );
-    const load = cluster.inNode(process.execPath, [LOAD, api('/api/items?limit=50'), '240', '16'], {
-      timeoutMs: 300_000,
-    });
+    const traffic = load('hpa-load', `${SERVICE_URL}/api/items?limit=50`, 240, 16);
     const scaled = await cluster.until(
       'the HPA to add API pods',
       async () => {
@@ -397,6 +436,6 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
     );
     console.log(`HPA: ${start.spec.replicas} -> ${scaled} replicas under load`);
     expect(scaled).toBeGreaterThan(start.spec.replicas);
-    await load;
+    await traffic;
   });
 });
