@@ -24,7 +24,7 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis metrics-server kube-router local-path-provisioner coredns)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis metrics-server kube-router local-path-provisioner coredns kind)
 # Built one after another, never in parallel: each takes minutes of both cores.
 HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit promtool prometheus tilt kwok argocd-runtime)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
@@ -61,6 +61,7 @@ tool_version() {
     kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     local-path-provisioner) echo "$LOCAL_PATH_PROVISIONER_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
+    kind) echo "$KIND_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     promtool | prometheus) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
@@ -106,6 +107,7 @@ version_of() {
     metrics-server) "$path" --version ;;
     kube-router) "$path" --version ;;
     coredns) "$path" -version ;;
+    kind) "$path" version ;;
     kubectl) "$path" version --client ;;
     argocd) "$path" version --client --short ;;
     redis-server) "$path" --version ;;
@@ -302,6 +304,8 @@ build_local_path_provisioner() {
 build_coredns() {
   go_install "$1" "" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
+# The second cluster provider of the real-cluster suite, for CI machines with Docker.
+build_kind() { go_install "$1" "" "sigs.k8s.io/kind@$KIND_VERSION"; }
 build_etcd() {
   # The server module's own replaces only point at sibling modules of the same release.
   wrapper_build "$1" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" none "go.etcd.io/etcd/server/v3=etcd" ""
