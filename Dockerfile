@@ -9,6 +9,7 @@
 # generate, build), and prune commands that tests/image/build-steps.test.ts replays as
 # written, so a green CI vouches for them. The one step CI cannot run is the schema-engine
 # download (`prisma version`, stage engines): it needs the internet, and the build checks it.
+# Only the migrate target sits on that stage: runtime and dev build without the engine.
 
 # Slim Debian, not alpine: glibc keeps Prisma's schema engine and prebuilt native modules
 # working, and the image is still ~80 MB compressed. Pinned to the patch release so a
@@ -41,10 +42,11 @@ USER 10001:10001
 COPY --chown=10001:10001 package.json package-lock.json ./
 RUN --mount=type=cache,target=/home/app/.npm,uid=10001,gid=10001 npm ci
 
-# The Prisma CLI fetches the schema engine for this platform into node_modules/@prisma/engines
-# (`prisma version` makes sure the engines exist; this build machine has internet, the
-# cluster and CI do not). The build stops here if the engine did not arrive. Only the
-# Prisma files are copied, so editing the API's code never rebuilds the migrate image.
+# Only for the migrate target: the Prisma CLI fetches the schema engine for this platform
+# into node_modules/@prisma/engines (`prisma version` makes sure the engines exist; this
+# build machine has internet, the cluster and CI do not). The build stops here if the
+# engine did not arrive. Only the Prisma files are copied, so editing the API's code never
+# rebuilds the migrate image.
 FROM deps AS engines
 ENV CHECKPOINT_DISABLE=1
 COPY --chown=10001:10001 prisma.config.ts ./
@@ -52,10 +54,11 @@ COPY --chown=10001:10001 apps/api/prisma ./apps/api/prisma
 RUN node node_modules/prisma/build/index.js version \
  && ls node_modules/@prisma/engines/schema-engine-*
 
-# Compile: `npm run generate` writes the Prisma client into the sources (it uses the engine
-# fetched above), `npm run build` compiles everything into dist/.
-FROM engines AS build
-COPY --chown=10001:10001 tsconfig*.json ./
+# Compile: `npm run generate` writes the Prisma client into the sources, `npm run build`
+# compiles everything into dist/. Generating runs no engine (the wrapper script says so when
+# none is installed), so this stage, and with it runtime and dev, never needs the download.
+FROM deps AS build
+COPY --chown=10001:10001 prisma.config.ts tsconfig*.json ./
 COPY --chown=10001:10001 apps/api ./apps/api
 RUN npm run generate \
  && npm run build

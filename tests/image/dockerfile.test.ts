@@ -173,20 +173,37 @@ describe('migrate target (image python-api-migrate)', () => {
     expect(prismaConfig).toContain("'apps/api/prisma/migrations'");
   });
 
-  it('fetches the schema engine before generating, and fails the build if it is not there', () => {
-    const build = effectiveInstructions(df, 'build')
-      .filter((i) => keyword(i) === 'RUN')
-      .map(runCommand)
-      .join(' && ');
-    const fetch = build.indexOf('node node_modules/prisma/build/index.js version');
-    const guard = build.indexOf('ls node_modules/@prisma/engines/schema-engine-*');
-    const generate = build.indexOf('npm run generate');
+  it('fetches the schema engine for the migrate image, and fails the build if it is not there', () => {
+    const engines = df.stage('engines').instructions.map(runCommand).join(' && ');
+    const fetch = engines.indexOf('node node_modules/prisma/build/index.js version');
+    const guard = engines.indexOf('ls node_modules/@prisma/engines/schema-engine-*');
     expect(fetch).toBeGreaterThanOrEqual(0);
     expect(guard).toBeGreaterThan(fetch);
-    // generate's wrapper falls back to a placeholder engine when none is installed.
-    expect(generate).toBeGreaterThan(guard);
+    expect(lineage(df, 'migrate-deps').map((s) => s.name)).toContain('engines');
     const migrateDeps = df.stage('migrate-deps').instructions.map(runCommand).join(' && ');
     expect(migrateDeps).toMatch(/npm prune .*&& ls node_modules\/@prisma\/engines\/schema-engine-\*$/);
+  });
+
+  it('is the only image that needs the schema engine: runtime and dev build where it cannot be downloaded', () => {
+    const usesEngines = (target: string) => {
+      const stages = lineage(df, target).map((s) => s.name);
+      const copiedFrom = effectiveInstructions(df, target)
+        .filter((i) => keyword(i) === 'COPY')
+        .map((i) => flags(i).from)
+        .filter((from): from is string => from !== undefined);
+      return [...stages, ...copiedFrom.flatMap((from) => lineage(df, from).map((s) => s.name))].includes('engines');
+    };
+    expect(usesEngines('migrate')).toBe(true);
+    expect(usesEngines('runtime')).toBe(false);
+    expect(usesEngines('dev')).toBe(false);
+    // generate's wrapper falls back to a placeholder engine when none is installed.
+    const build = effectiveInstructions(df, 'build')
+      .filter((i) => keyword(i) === 'RUN')
+      .map(runCommand);
+    expect(build.join(' && ')).toContain('npm run generate');
+    expect(readFileSync(path.join(REPO_ROOT, 'apps/api/scripts/generate-client.mjs'), 'utf8')).toContain(
+      'PRISMA_SCHEMA_ENGINE_BINARY',
+    );
   });
 
   it('does not depend on the API code, so a code change never rebuilds or reruns the migration', () => {
