@@ -31,6 +31,8 @@
 #   PYTHON_API_TOOLS_CACHE cache root (default ~/.cache/python-api-tools); base images are
 #                          cached in its images/<name>-<key>/ and only imported on a second run
 #   IMAGES_REPORT          where the summary table goes too (default $PYTHON_API_CLUSTER_DIR/images.tsv)
+#   IMAGES_CGROUP_PARENT   cgroup (relative to each hierarchy's root) under which BuildKit's RUN
+#                          steps run, in .../buildkit (default python-api-images; removed after)
 # Output: one line per image on stdout, tab-separated:
 #   <containerd name> <manifest digest> <seconds> <kind> <note>
 # kind: built (from the Dockerfile), base (built here), stand-in, substitute.
@@ -92,6 +94,13 @@ cleanup() {
     kill -TERM "$BUILDKIT_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$BUILDKIT_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$BUILDKIT_PID" 2>/dev/null || true
+  fi
+  # The (empty) cgroups buildkit's RUN steps left behind, deepest first.
+  # The parent itself only when it is our default (a cluster's cgroup root is not ours).
+  # (A relative path lands under the shim's own cgroup in each hierarchy, so look everywhere.)
+  if [[ -n "${BUILDKIT_CGROUP:-}" ]]; then
+    find /sys/fs/cgroup -depth -type d \( -path "*/$BUILDKIT_CGROUP" -o -path "*/$BUILDKIT_CGROUP/*" \) -exec rmdir {} \; 2>/dev/null || true
+    [[ -n "${IMAGES_CGROUP_PARENT:-}" ]] || find /sys/fs/cgroup -depth -type d -name python-api-images -exec rmdir {} \; 2>/dev/null || true
   fi
   rm -rf "$WORK"
   ((rc == 0)) || log "FAILED (exit $rc)"
@@ -383,15 +392,29 @@ fi
 BUILDKIT_ROOT="$STATE/buildkit"
 mkdir -p "$BUILDKIT_ROOT"
 BUILDKIT_SOCK="$WORK/buildkitd.sock"
-private "$BUILDKITD" \
-  --root "$BUILDKIT_ROOT" \
-  --addr "unix://$BUILDKIT_SOCK" \
-  --oci-worker=false \
-  --containerd-worker=true \
-  --containerd-worker-addr "$CONTAINERD_ADDRESS" \
-  --containerd-worker-namespace "$NAMESPACE" \
-  --containerd-worker-net host \
-  >"$WORK/buildkitd.log" 2>&1 &
+# RUN steps become containers of containerd; their cgroups go under a parent of ours.
+BUILDKIT_CGROUP="${IMAGES_CGROUP_PARENT:-python-api-images}/buildkit"
+# Nothing is pulled: the only image source is the named context. A pull that slipped through
+# would hit a closed loopback port (the mirror) and fail at once; gateway frontends are off.
+cat >"$WORK/buildkitd.toml" <<EOF
+root = "$BUILDKIT_ROOT"
+[grpc]
+  address = ["unix://$BUILDKIT_SOCK"]
+[worker.oci]
+  enabled = false
+[worker.containerd]
+  enabled = true
+  address = "$CONTAINERD_ADDRESS"
+  namespace = "$NAMESPACE"
+  defaultCgroupParent = "$BUILDKIT_CGROUP"
+  max-parallelism = 2
+[registry."docker.io"]
+  mirrors = ["127.0.0.1:9"]
+  http = true
+[frontend."gateway.v0"]
+  enabled = false
+EOF
+private "$BUILDKITD" --config "$WORK/buildkitd.toml" --containerd-worker-net host >"$WORK/buildkitd.log" 2>&1 &
 BUILDKIT_PID=$!
 for _ in $(seq 1 100); do
   "$BUILDCTL" --addr "unix://$BUILDKIT_SOCK" debug workers >/dev/null 2>&1 && break
