@@ -10,7 +10,7 @@
 //   PYTHON_API_CLUSTER_PROVIDER=kind npm run test:cluster -- tests/cluster/product.test.ts
 //       the same suite on kind (scripts/cluster/kind/: needs Docker; what the GitHub workflow runs)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clearReport, countReport, totalsLine } from './lib/jest-report.mjs';
 
@@ -60,6 +60,21 @@ if (provider === 'node' && (process.platform !== 'linux' || process.getuid?.() !
   finish({ passed: 0, failed: 1, skipped: 0 });
 }
 
+/** images.sh's table (name, digest, seconds, kind, note): every image not built from the Dockerfile is named. */
+function recordImageStandIns() {
+  const table = path.join(process.env.PYTHON_API_CLUSTER_DIR ?? '/var/tmp/python-api-cluster', 'images.tsv');
+  if (!existsSync(table)) return provider === 'kind'; // kind builds every image with Docker (scripts/cluster/kind/up.sh)
+  const rows = readFileSync(table, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'))
+    .filter(([, , , kind]) => kind !== 'built')
+    .map(([name, , , kind, note]) => `${kind}: ${name}${note ? ` (${note})` : ''}`);
+  mkdirSync(standInDir, { recursive: true });
+  writeFileSync(path.join(standInDir, 'images.txt'), rows.map((row) => `${row}\n`).join(''));
+  return true;
+}
+
 let tornDown = false;
 function tearDown() {
   if (tornDown) return true;
@@ -81,6 +96,8 @@ let counts = { passed: 0, failed: 0, skipped: 0 };
 if (!step(`cluster up (${provider})`, 'bash', [`${scripts}/up.sh`])) {
   counts.failed += 1;
 } else if (!step('images', 'bash', [`${scripts}/images.sh`])) {
+  counts.failed += 1;
+} else if (!recordImageStandIns()) {
   counts.failed += 1;
 } else if (!step('generate Prisma client', process.execPath, ['apps/api/scripts/generate-client.mjs', '--if-stale'])) {
   counts.failed += 1;

@@ -17,6 +17,8 @@ export interface HttpAnswer {
 }
 
 export interface RealCluster {
+  /** The cluster's state directory (cluster.env, images.tsv). */
+  readonly dir: string;
   readonly kubeconfig: string;
   readonly nodeIp: string;
   /** Runs a program on the host with the cluster's KUBECONFIG. */
@@ -130,6 +132,7 @@ export function connectCluster(dir = CLUSTER_DIR): RealCluster {
   }
 
   return {
+    dir,
     kubeconfig,
     nodeIp,
     run: runHere,

@@ -13,7 +13,7 @@
 //   and Certificate Ready and publish the Ingress's address, nothing more, so that Argo CD's health
 //   checks of those objects can finish.
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startArgoCdControllers, type ArgoCdControllers } from '../support/argocd-controllers.js';
@@ -44,6 +44,10 @@ export interface ApplicationStatus {
 
 export interface DevDeployment {
   readonly fork: RenderTree;
+  /** The image the migration Job runs: python-api-migrate, or the substitute images.sh built where the real one cannot be. */
+  readonly migrateImage: string;
+  /** Stand-ins of this deployment (STAND_INS, plus the migrate substitute when used). */
+  readonly standIns: readonly string[];
   /** git in the fork (its `main` is what Argo CD deploys). */
   git(...args: string[]): Promise<string>;
   application(name?: string): Promise<ApplicationStatus>;
@@ -59,10 +63,10 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
   const fork = await prepareRenderTree();
   let daemon: ChildProcess | undefined;
   let controllers: ArgoCdControllers | undefined;
-  let standIns: ReturnType<typeof setInterval> | undefined;
+  let standInTimer: ReturnType<typeof setInterval> | undefined;
   let standInPass: Promise<unknown> = Promise.resolve();
   const stop = async () => {
-    if (standIns) clearInterval(standIns);
+    if (standInTimer) clearInterval(standInTimer);
     await standInPass;
     await controllers?.stop();
     await stopProcess(daemon);
@@ -84,6 +88,26 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
     await git('init', '-q', '-b', 'main');
     await git(...USER, 'add', '.');
     await git(...USER, 'commit', '-q', '-m', 'fork');
+
+    // Where the real migrate image cannot be built (no Prisma schema engine here), images.sh
+    // builds a substitute; the fork's dev release pin names it, in a commit of its own.
+    const standIns: string[] = [...STAND_INS];
+    let migrateImage = 'python-api-migrate';
+    const substitute = migrateSubstitute(cluster);
+    if (substitute) {
+      migrateImage = substitute.name;
+      await runOk(
+        tool('yq'),
+        [
+          '-i',
+          `(.images[] | select(.name == "python-api-migrate")).newName = "${substitute.name}"`,
+          path.join(fork.dir, 'gitops/overlays/dev/release/kustomization.yaml'),
+        ],
+        { cwd: fork.dir },
+      );
+      await git(...USER, 'commit', '-qam', `dev: the migration Job runs ${substitute.name}`);
+      standIns.push(`migration Job image: ${substitute.name} (${substitute.note})`);
+    }
     daemon = spawnLogged(
       'git',
       [
@@ -123,7 +147,7 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
     if (!app) throw new Error(`gitops/apps/dev renders no Application ${APP}`);
     await cluster.apply([app]);
 
-    standIns = setInterval(() => {
+    standInTimer = setInterval(() => {
       standInPass = standInPass.then(() =>
         playMissingControllers(cluster).catch(() => {
           /* the next pass retries; a lasting failure shows up as a timeout with the logs */
@@ -150,6 +174,8 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
     };
     return {
       fork,
+      migrateImage,
+      standIns,
       git,
       application,
       setAutoSync,
@@ -161,6 +187,19 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
     await stop();
     throw error;
   }
+}
+
+/** The migrate substitute images.sh recorded in its table, if it built one. */
+function migrateSubstitute(cluster: RealCluster): { name: string; note: string } | undefined {
+  const table = path.join(cluster.dir, 'images.tsv');
+  if (!existsSync(table)) return undefined;
+  for (const line of readFileSync(table, 'utf8').split('\n')) {
+    const [name, , , kind, note] = line.split('\t');
+    if (kind !== 'substitute' || !name?.includes('python-api-migrate')) continue;
+    // Kubernetes spells docker.io/library/<name> as <name>; the pin holds the name without the tag.
+    return { name: name.replace(/^docker\.io\/library\//, '').replace(/:[^:/]+$/, ''), note: note ?? '' };
+  }
+  return undefined;
 }
 
 /** One pass of what the controllers this cluster lacks would write (see the header), nothing more. */

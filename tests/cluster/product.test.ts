@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectCluster, type RealCluster } from './cluster.js';
-import { NS, STAND_INS, deployDev, type DevDeployment } from './deploy.js';
+import { NS, deployDev, type DevDeployment } from './deploy.js';
 import { recordStandIns } from './stand-ins.js';
 
 jest.setTimeout(600_000);
@@ -129,8 +129,8 @@ async function converged(): Promise<boolean> {
 
 beforeAll(async () => {
   cluster = connectCluster();
-  recordStandIns('product', STAND_INS);
   deployment = await deployDev(cluster);
+  recordStandIns('product', deployment.standIns);
 }, 300_000);
 
 afterAll(async () => {
@@ -365,7 +365,7 @@ console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('co
     expect(current).toBeDefined();
     const next = `${current}-release`;
     // The new image: what CI would push under the new tag (same content, new name in containerd).
-    for (const name of ['python-api', 'python-api-migrate']) {
+    for (const name of ['python-api', deployment.migrateImage]) {
       await cluster.tagImage(`${name}:${current}`, `${name}:${next}`);
     }
 
