@@ -436,6 +436,33 @@ console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('co
     );
     console.log(`HPA: ${start.spec.replicas} -> ${scaled} replicas under load`);
     expect(scaled).toBeGreaterThan(start.spec.replicas);
+    // The HPA owns the replica count: Argo CD neither reverts it nor reports drift (ignoreDifferences).
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    const after = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
+    expect(after.spec.replicas).toBeGreaterThan(start.spec.replicas);
+    expect((await deployment.application()).sync?.status).toBe('Synced');
     await traffic;
+  });
+
+  it('drift is healed: a Service deleted by hand is recreated by Argo CD and routes again', async () => {
+    const before = await cluster.json<{ metadata: { uid: string } }>(['-n', NS, 'get', 'service', 'app-service']);
+    await cluster.kubectl(['-n', NS, 'delete', 'service', 'app-service']);
+    const healed = await cluster.until(
+      'Argo CD to recreate app-service',
+      async () => {
+        const result = await cluster.run('kubectl', ['-n', NS, 'get', 'service', 'app-service', '-o', 'json']);
+        if (result.code !== 0) return false;
+        const service = JSON.parse(result.stdout) as { metadata: { uid: string }; spec: { clusterIP: string } };
+        return service.metadata.uid !== before.metadata.uid ? service : false;
+      },
+      120_000,
+      details,
+    );
+    clusterIp = healed.spec.clusterIP;
+    await cluster.until(
+      'the recreated Service to route',
+      async () => (await cluster.http('GET', api('/health/ready'))).status === 200,
+    );
+    await cluster.until('Argo CD to report Synced and Healthy', converged, 120_000, details);
   });
 });
