@@ -30,6 +30,7 @@
 #                          state lives in its buildkit/ (kept, so a second run is cached)
 #   PYTHON_API_TOOLS_CACHE cache root (default ~/.cache/python-api-tools); base images are
 #                          cached in its images/<name>-<key>/ and only imported on a second run
+#                          Build logs: $PYTHON_API_CLUSTER_DIR/logs/images/.
 #   IMAGES_REPORT          where the summary table goes too (default $PYTHON_API_CLUSTER_DIR/images.tsv)
 #   IMAGES_CGROUP_PARENT   cgroup (relative to each hierarchy's root) under which BuildKit's RUN
 #                          steps run, in .../buildkit (default python-api-images; removed after)
@@ -258,11 +259,12 @@ NPM_VERSION="$(sed -n "/^<a id=\"$NODE_VERSION\"><\/a>/,\$p" "$NODE_PKG/package/
   grep -o 'upgrade npm to [0-9][0-9.]*[0-9]' | head -n1 | awk '{ print $4 }')"
 [[ -n "$NPM_VERSION" ]] || die "cannot tell from Node $NODE_VERSION's changelog which npm it bundles"
 
+HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 build_node_base() {
   local dir="$1" tag="$2" rootfs="$WORK/node-rootfs"
   unpack_rootfs "$(debian_rootfs)" "$rootfs"
   install -m 0755 "$NODE_PKG/package/bin/node" "$rootfs/usr/local/bin/node"
-  mkdir -p "$rootfs/usr/local/include" "$rootfs/usr/local/share" "$rootfs/usr/local/lib/node_modules"
+  mkdir -p "$rootfs/usr/local/include" "$rootfs/usr/local/share" "$rootfs/usr/local/lib/node_modules" "$rootfs/usr/local/etc"
   cp -R "$NODE_PKG/package/include/node" "$rootfs/usr/local/include/node"
   cp -R "$NODE_PKG/package/share/." "$rootfs/usr/local/share/"
   (cd "$WORK" && npm pack --silent "npm@$NPM_VERSION" >/dev/null)
@@ -270,6 +272,13 @@ build_node_base() {
   tar -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1 --no-same-owner -xzf "$WORK/npm-$NPM_VERSION.tgz"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+  # The Dockerfile's `npm ci` reaches the npm registry the way this machine does, which may be
+  # through a TLS-inspecting proxy whose CA only the machine's bundle has: npm in this base
+  # trusts that bundle (npm's global config; node itself and the app do not read it).
+  if [[ -f "$HOST_CA_BUNDLE" ]]; then
+    install -D -m 0644 "$HOST_CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+    printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$rootfs/usr/local/etc/npmrc"
+  fi
   # The official image's user (uid/gid 1000); the Dockerfile adds its own app user on top.
   chroot "$rootfs" groupadd --gid 1000 node
   chroot "$rootfs" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
@@ -357,13 +366,18 @@ build_exporter_base() {
 
 # A short hash of files and of the shell function that builds from them: the cache key.
 sha_of() {
-  local fn="$1"
+  local fn="$1" file
   shift
-  { declare -f "$fn" debian_rootfs oci_from_rootfs; cat "$@"; } | sha256sum | cut -c1-12
+  {
+    declare -f "$fn" debian_rootfs oci_from_rootfs
+    for file in "$@"; do
+      if [[ -f "$file" ]]; then cat "$file"; else echo "absent: $file"; fi
+    done
+  } | sha256sum | cut -c1-12
 }
 
 started="$(now)"
-NODE_DIR="$(cached_base node "$NODE_VERSION-npm-$NPM_VERSION-bookworm-slim-$(sha_of build_node_base)" "$NODE_TAG" build_node_base)"
+NODE_DIR="$(cached_base node "$NODE_VERSION-npm-$NPM_VERSION-bookworm-slim-$(sha_of build_node_base "$HOST_CA_BUNDLE")" "$NODE_TAG" build_node_base)"
 record_base_seconds_node="$(elapsed "$started")"
 
 started="$(now)"
@@ -386,11 +400,13 @@ if [[ "${1:-}" == --bases-only ]]; then
 fi
 
 # --------------------------------------------------------------------------------------
-# BuildKit: rootful, containerd worker on the cluster's containerd, host network for RUN steps
+# BuildKit: rootful, containerd worker on the cluster's containerd, in containerd's mount namespace,
+# host network for RUN steps
 # --------------------------------------------------------------------------------------
 [[ -x "$BUILDKITD" && -x "$BUILDCTL" ]] || bash "$ROOT/scripts/install-tools.sh" buildkit >&2
 BUILDKIT_ROOT="$STATE/buildkit"
-mkdir -p "$BUILDKIT_ROOT"
+LOGS="$STATE/logs/images"
+mkdir -p "$BUILDKIT_ROOT" "$LOGS"
 BUILDKIT_SOCK="$WORK/buildkitd.sock"
 # RUN steps become containers of containerd; their cgroups go under a parent of ours.
 BUILDKIT_CGROUP="${IMAGES_CGROUP_PARENT:-python-api-images}/buildkit"
@@ -414,24 +430,32 @@ root = "$BUILDKIT_ROOT"
 [frontend."gateway.v0"]
   enabled = false
 EOF
-private "$BUILDKITD" --config "$WORK/buildkitd.toml" --containerd-worker-net host >"$WORK/buildkitd.log" 2>&1 &
+# buildkitd mounts each step's root filesystem itself and hands containerd the path, so it must
+# run in containerd's mount namespace (the cluster's, or a test's: never the host's), or runc would
+# find an empty directory there. Found through the process that listens on the socket.
+CONTAINERD_PID="$(ss -Hxlp "src = $CONTAINERD_ADDRESS" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)"
+[[ -n "$CONTAINERD_PID" ]] || die "cannot find the process listening on $CONTAINERD_ADDRESS"
+nsenter --mount="/proc/$CONTAINERD_PID/ns/mnt" -- "$BUILDKITD" --config "$WORK/buildkitd.toml" --containerd-worker-net host \
+  >"$LOGS/buildkitd.log" 2>&1 &
 BUILDKIT_PID=$!
 for _ in $(seq 1 100); do
   "$BUILDCTL" --addr "unix://$BUILDKIT_SOCK" debug workers >/dev/null 2>&1 && break
-  kill -0 "$BUILDKIT_PID" 2>/dev/null || die "buildkitd exited: $(tail -n 5 "$WORK/buildkitd.log")"
+  kill -0 "$BUILDKIT_PID" 2>/dev/null || die "buildkitd exited: $(tail -n 5 "$LOGS/buildkitd.log")"
   sleep 0.2
 done
-"$BUILDCTL" --addr "unix://$BUILDKIT_SOCK" debug workers >/dev/null || die "buildkitd did not come up: $(tail -n 5 "$WORK/buildkitd.log")"
+"$BUILDCTL" --addr "unix://$BUILDKIT_SOCK" debug workers >/dev/null || die "buildkitd did not come up: $(tail -n 5 "$LOGS/buildkitd.log")"
 
 NODE_DIGEST="$(layout_digest "$NODE_DIR" "$NODE_TAG")"
 REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 # The commit's time, not the clock's: rebuilding the same commit gives the same labels.
 CREATED="$(git -C "$ROOT" show -s --format=%cI HEAD 2>/dev/null || echo unknown)"
 
-# build TARGET NAME [DOCKERFILE_DIR DOCKERFILE [EXTRA...]]: one Dockerfile target into containerd.
+# build TARGET NAME DOCKERFILE_DIR DOCKERFILE [EXTRA...]: one Dockerfile target ("" = its last
+# stage) into containerd.
 build() {
-  local target="$1" name="$2" dockerfile_dir="${3:-$ROOT}" filename="${4:-Dockerfile}"
+  local target="$1" name="$2" dockerfile_dir="$3" filename="$4" log
   shift 4
+  log="$LOGS/build-${target:-${filename%%.*}}.log"
   # The Dockerfile's `# syntax=` line would fetch a frontend image; `cmdline` makes BuildKit
   # use its built-in Dockerfile frontend (of the same release line) instead.
   "$BUILDCTL" --addr "unix://$BUILDKIT_SOCK" build \
@@ -449,8 +473,8 @@ build() {
     --opt "context:$NODE_BASE=oci-layout://node-base:$NODE_TAG@$NODE_DIGEST" \
     "$@" \
     --output "type=image,name=$name,unpack=true" \
-    >"$WORK/build-$target.log" 2>&1 || die "build of target ${target:-default} failed:
-$(tail -n 30 "$WORK/build-$target.log")"
+    >"$log" 2>&1 || die "build of ${target:-$filename} failed:
+$(tail -n 30 "$log")"
 }
 
 RUNTIME_NAME="$(qualified "$API_IMAGE")"
@@ -469,7 +493,7 @@ record "$DEV_NAME" built "$(elapsed "$started")" "Dockerfile target dev (Tilt)"
 SUBSTITUTE_NAME="$(qualified "${MIGRATE_IMAGE%%:*}-substitute:${MIGRATE_IMAGE#*:}")"
 RUNTIME_DIGEST="$("$YQ" -p json -o tsv '.manifests[0].digest' "$WORK/runtime-oci/index.json")"
 started="$(now)"
-build migrate-substitute "$SUBSTITUTE_NAME" "$HERE" migrate-substitute.Dockerfile \
+build "" "$SUBSTITUTE_NAME" "$HERE" migrate-substitute.Dockerfile \
   --oci-layout "python-api-runtime=$WORK/runtime-oci" \
   --opt "context:python-api-runtime=oci-layout://python-api-runtime@$RUNTIME_DIGEST"
 record "$SUBSTITUTE_NAME" substitute "$(elapsed "$started")" \
