@@ -236,6 +236,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   sandbox_image = "$PAUSE_IMAGE"
   stream_server_address = "127.0.0.1"
   enable_selinux = false
+  # This machine withholds CAP_SYS_RESOURCE, so nothing may lower an oom_score_adj (the pause
+  # container's -998 fails with EACCES inside runc): clamp to containerd's own value instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"

@@ -80,10 +80,16 @@ async function pods(selector: string): Promise<Pod[]> {
   return (await cluster.json<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', selector])).items;
 }
 
-/** wget from a client pod; the body, or null when the request failed. */
+/**
+ * GET url from a client pod; the response body, or null when the request failed. HTTP/1.0 over
+ * busybox nc: Debian 12's static busybox wget segfaults (exit 139) on every request.
+ */
 async function fetchFrom(pod: string, url: string, timeoutSeconds = 3): Promise<string | null> {
-  const result = await cluster.exec(ns, pod, ['wget', '-q', '-O', '-', '-T', String(timeoutSeconds), url]);
-  return result.code === 0 ? result.stdout.trim() : null;
+  const { hostname, port, pathname } = new URL(url);
+  const request = `printf 'GET ${pathname} HTTP/1.0\\r\\n\\r\\n' | nc -w ${timeoutSeconds} ${hostname} ${port || 80}`;
+  const result = await cluster.exec(ns, pod, ['sh', '-c', request]);
+  const [head = '', ...body] = result.stdout.split('\r\n\r\n');
+  return result.code === 0 && head.startsWith('HTTP/1.1 200') ? body.join('\r\n\r\n').trim() : null;
 }
 
 beforeAll(async () => {
