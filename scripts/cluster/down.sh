@@ -5,7 +5,7 @@
 #   sudo scripts/cluster/down.sh --keep-logs   # keep $PYTHON_API_CLUSTER_DIR/logs for a post-mortem
 #   sudo scripts/cluster/down.sh --quiet       # say nothing when there is nothing to remove
 #
-# 1. every process in the cgroup /python-api-cluster (all daemons, forwarders, containers, the
+# 1. every process in our cgroup (/python-api-cluster, the state dir's name: daemons, forwarders, containers, the
 #    holder of the node's namespaces) and any other process inside the node's network namespace
 #    gets SIGTERM, then SIGKILL (frozen first, so nothing forks away while it is killed);
 # 2. the namespaces die with their last process, and with them every mount, link, address,
@@ -62,7 +62,8 @@ stop_processes() {
   say "stopping ${#pids[@]} processes:"
   describe "${pids[@]}" >&2
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  local deadline=$((SECONDS + 10))
+  # A container's PID 1 without a SIGTERM handler ignores it: a short grace, then SIGKILL.
+  local deadline=$((SECONDS + 5))
   while ((SECONDS < deadline)) && [[ -n "$(all_pids)" ]]; do sleep 0.2; done
   deadline=$((SECONDS + 20))
   while [[ -n "$(all_pids)" ]]; do

@@ -20,7 +20,12 @@ CLUSTER_RANGE=198.18.0.0/15
 APISERVER_NODE_PORT=6443
 
 # One cgroup of ours in every hierarchy: kubelet's cgroupRoot (pods) and system (the daemons).
-CGROUP_NAME=python-api-cluster
+# Named after the state dir, so clusters with different PYTHON_API_CLUSTER_DIRs never share one.
+CGROUP_NAME="$(basename "$STATE")"
+[[ "$CGROUP_NAME" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || {
+  echo "cluster: ERROR: the state dir's name '$CGROUP_NAME' is not usable as a cgroup name" >&2
+  exit 1
+}
 CGROUP_FS=/sys/fs/cgroup
 
 LOGS="$STATE/logs"

@@ -5,7 +5,7 @@
 #   sudo scripts/cluster/down.sh      # tears it all down (up.sh does too, first, and on failure)
 #
 # Everything lives under $PYTHON_API_CLUSTER_DIR (default /var/tmp/python-api-cluster, called
-# $STATE below) and in the cgroup /python-api-cluster; the node runs in a network and mount
+# $STATE below) and in the cgroup /<basename of $STATE>; the node runs in a network and mount
 # namespace of its own, so the host's sysctls, firewall, routes and mounts never change.
 #
 # Interface: $STATE/cluster.env (shell KEY=VALUE, `source` it or parse it):
