@@ -11,7 +11,7 @@
 # 2. the namespaces die with their last process, and with them every mount, link, address,
 #    route and iptables rule of the node;
 # 3. our cgroups are removed depth-first in every hierarchy;
-# 4. the host's state is compared with the snapshot up.sh took before it started anything;
+# 4. the host's state (scripts/cluster/host-state.sh) is compared with the snapshot up.sh took;
 #    a difference is printed and fails the script (exit 2).
 set -euo pipefail
 
@@ -112,7 +112,7 @@ check_host() {
     return 2
   fi
   rm -f "$after" "$after.diff"
-  say "host unchanged: firewall, ipsets, links, addresses, routes, mounts, sysctls (compared with the snapshot before up.sh)"
+  say "host unchanged: firewall, ipsets, links, addresses, routes, mounts, sysctls, default kubelet/CNI paths (compared with the snapshot before up.sh)"
 }
 
 main() {

@@ -34,3 +34,10 @@ for key in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oop
   fs.inotify.max_user_watches kernel.pid_max; do
   printf '%s = %s\n' "$key" "$(sysctl -n "$key" 2>/dev/null || echo '(absent)')"
 done
+section paths
+# Where kubelet, containerd, the CNI plugins and kube-controller-manager write by default: the
+# node must keep all of them inside its own mount namespace or the state dir.
+for path in /usr/libexec/kubernetes /etc/kubernetes /var/lib/kubelet /var/lib/cni /var/lib/containerd /etc/cni /opt/cni \
+  /var/log/pods /var/log/containers; do
+  if [[ -e "$path" ]]; then echo "$path present"; else echo "$path absent"; fi
+done

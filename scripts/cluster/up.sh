@@ -178,7 +178,7 @@ start_control_plane() {
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR" --allocate-node-cidrs=false \
-    --profiling=false
+    --flex-volume-plugin-dir=/var/lib/kubelet/volume-plugins --profiling=false
   node_daemon kube-scheduler "$BIN/kube-scheduler" \
     --kubeconfig="$PKI/kube-scheduler.kubeconfig" \
     --authentication-kubeconfig="$PKI/kube-scheduler.kubeconfig" \
@@ -297,6 +297,7 @@ clusterDomain: $CLUSTER_DOMAIN
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: { memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1% }
+# The default (/usr/libexec/kubernetes/...) is on the host's filesystem; /var/lib is the node's own.
 volumePluginDir: /var/lib/kubelet/volume-plugins
 serializeImagePulls: false
 EOF
