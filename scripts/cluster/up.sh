@@ -413,6 +413,9 @@ main() {
   mkdir -p "$STATE" "$LOGS" "$PIDS" "$RUN"
   chmod 700 "$STATE"
   trap on_exit EXIT
+  # Interrupted (Ctrl-C, a CI timeout): exit through on_exit, which tears down.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM HUP
   install_prerequisites
   snapshot_host
   PAUSE_IMAGE="$(pause_image_name)"
@@ -450,7 +453,7 @@ main() {
     daemon_alive "$d"
   done
   write_env
-  trap - EXIT
+  trap - EXIT INT TERM HUP
   step "ready: $ENV_FILE"
   log "API on host loopback: https://127.0.0.1:$API_HOST_PORT   tear down: $CLUSTER_SCRIPTS/down.sh"
   echo "$STATE/kubeconfig"
