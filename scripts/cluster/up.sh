@@ -47,7 +47,8 @@ case "$STATE/" in
 esac
 
 BIN="$ROOT/.tools/bin"
-APT_PACKAGES=(containerd runc containernetworking-plugins iptables ipset socat openssl busybox-static conntrack gcc libc6-dev binutils)
+APT_PACKAGES=(containerd runc containernetworking-plugins iptables ipset socat openssl busybox-static conntrack gcc libc6-dev binutils
+  iproute2 gettext-base)
 TOOLS=(kubernetes kube-control-plane kube-node etcd coredns metrics-server kube-router local-path-provisioner)
 STARTED=$SECONDS
 step() { log "[$((SECONDS - STARTED))s] $*"; }
