@@ -400,8 +400,10 @@ if [[ "${1:-}" == --bases-only ]]; then
 fi
 
 # --------------------------------------------------------------------------------------
-# BuildKit: rootful, containerd worker on the cluster's containerd, in containerd's mount namespace,
-# host network for RUN steps
+# BuildKit: rootful, its OCI worker (runc) in a mount namespace of its own and the host's network
+# namespace, so RUN steps reach the npm registry and Debian's mirror; each image is exported as an
+# archive and imported into the cluster's containerd. (With the containerd worker, RUN steps would
+# run in the network namespace of containerd's shims: the cluster node's, which has no way out.)
 # --------------------------------------------------------------------------------------
 [[ -x "$BUILDKITD" && -x "$BUILDCTL" ]] || bash "$ROOT/scripts/install-tools.sh" buildkit >&2
 BUILDKIT_ROOT="$STATE/buildkit"
@@ -417,12 +419,10 @@ root = "$BUILDKIT_ROOT"
 [grpc]
   address = ["unix://$BUILDKIT_SOCK"]
 [worker.oci]
-  enabled = false
-[worker.containerd]
   enabled = true
-  address = "$CONTAINERD_ADDRESS"
-  namespace = "$NAMESPACE"
   defaultCgroupParent = "$BUILDKIT_CGROUP"
+[worker.containerd]
+  enabled = false
   max-parallelism = 2
 [registry."docker.io"]
   mirrors = ["127.0.0.1:9"]
@@ -430,12 +430,7 @@ root = "$BUILDKIT_ROOT"
 [frontend."gateway.v0"]
   enabled = false
 EOF
-# buildkitd mounts each step's root filesystem itself and hands containerd the path, so it must
-# run in containerd's mount namespace (the cluster's, or a test's: never the host's), or runc would
-# find an empty directory there. Found through the process that listens on the socket.
-CONTAINERD_PID="$(ss -Hxlp "src = $CONTAINERD_ADDRESS" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)"
-[[ -n "$CONTAINERD_PID" ]] || die "cannot find the process listening on $CONTAINERD_ADDRESS"
-nsenter --mount="/proc/$CONTAINERD_PID/ns/mnt" -- "$BUILDKITD" --config "$WORK/buildkitd.toml" --containerd-worker-net host \
+unshare --mount --propagation private -- "$BUILDKITD" --config "$WORK/buildkitd.toml" --oci-worker-net host \
   >"$LOGS/buildkitd.log" 2>&1 &
 BUILDKIT_PID=$!
 for _ in $(seq 1 100); do
@@ -472,9 +467,11 @@ build() {
     --oci-layout "node-base=$NODE_DIR/oci" \
     --opt "context:$NODE_BASE=oci-layout://node-base:$NODE_TAG@$NODE_DIGEST" \
     "$@" \
-    --output "type=image,name=$name,unpack=true" \
+    --output "type=docker,name=$name,dest=$WORK/image.tar" \
     >"$log" 2>&1 || die "build of ${target:-$filename} failed:
 $(tail -n 30 "$log")"
+  ctr_ images import "$WORK/image.tar" >>"$log" 2>&1 || die "import of $name into containerd failed: $(tail -n 5 "$log")"
+  rm -f "$WORK/image.tar"
 }
 
 RUNTIME_NAME="$(qualified "$API_IMAGE")"
