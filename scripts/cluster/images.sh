@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds every image the dev overlay's pods run, from the real Dockerfile, with BuildKit straight
-# into containerd (namespace k8s.io), where the kubelet finds them without any registry.
+# Builds every image the dev overlay's pods run, from the real Dockerfile, with BuildKit, and
+# imports them into containerd (namespace k8s.io), where the kubelet finds them without any registry.
 #
 #   CONTAINERD_ADDRESS=/path/containerd.sock scripts/cluster/images.sh
 #   scripts/cluster/images.sh        # reads CONTAINERD_ADDRESS from $PYTHON_API_CLUSTER_DIR/cluster.env
 #   scripts/cluster/images.sh --bases-only   # only postgres + exporter (and the Node base), no BuildKit
 #
-# Needs root (buildkitd runs rootful with the containerd worker), the BuildKit binaries
+# Needs root (buildkitd runs rootful), the BuildKit binaries
 # (scripts/install-tools.sh buildkit), and reaches only the npm registry, Debian's mirror and
 # the Go module proxy (for `npm ci`, `apt-get`, debootstrap and the exporter stand-in).
 #
@@ -55,7 +55,7 @@ die() {
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-[[ $EUID -eq 0 ]] || die "run as root (buildkitd's containerd worker, debootstrap and image unpacking need it)"
+[[ $EUID -eq 0 ]] || die "run as root (buildkitd, debootstrap, chroot and image imports need it)"
 
 if [[ -z "${CONTAINERD_ADDRESS:-}" && -f "$STATE/cluster.env" ]]; then
   CONTAINERD_ADDRESS="$(sed -n 's/^\(export \)\{0,1\}CONTAINERD_ADDRESS=//p' "$STATE/cluster.env" | tr -d "\"'" | tail -n1)"
@@ -421,9 +421,9 @@ root = "$BUILDKIT_ROOT"
 [worker.oci]
   enabled = true
   defaultCgroupParent = "$BUILDKIT_CGROUP"
+  max-parallelism = 2
 [worker.containerd]
   enabled = false
-  max-parallelism = 2
 [registry."docker.io"]
   mirrors = ["127.0.0.1:9"]
   http = true
