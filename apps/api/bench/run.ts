@@ -89,6 +89,9 @@ async function startServer(name: ServerName, databaseUrl: string, logDir: string
       SHUTDOWN_DELAY_MS: '0',
       // The limiter stays in the request path (its cost is measured), but must not answer 429.
       RATE_LIMIT_MAX: '1000000',
+      // As deployed (gitops/base/config/app-config.env): one proxy hop, the client address from
+      // the X-Forwarded-For header wrk sends like the ingress does.
+      TRUST_PROXY: '1',
       SECRETS_DIR: '/nonexistent',
       CONFIG_DIR: '/nonexistent',
     },

@@ -4,9 +4,16 @@
 --   mixed  80 % get, 10 % POST /api/items, 10 % PUT /api/items/:id (random per request)
 -- BENCH_ROWS (environment) is the number of seeded rows. done() prints one JSON line that
 -- apps/api/bench/run.ts reads.
+-- Every request carries X-Forwarded-For with one of 256 client addresses, as the ingress sends it
+-- in the cluster (the API runs with TRUST_PROXY=1 there and here, so the rate limiter keys on it).
 local rows = tonumber(os.getenv("BENCH_ROWS") or "10000")
 local scenario = "get"
-local json = { ["Content-Type"] = "application/json" }
+
+local function headers(json)
+  local h = { ["X-Forwarded-For"] = "10.1.0." .. math.random(0, 255) }
+  if json then h["Content-Type"] = "application/json" end
+  return h
+end
 
 function init(args)
   scenario = args[1] or "get"
@@ -14,19 +21,19 @@ function init(args)
 end
 
 local function get()
-  return wrk.format("GET", "/api/items/" .. math.random(rows))
+  return wrk.format("GET", "/api/items/" .. math.random(rows), headers())
 end
 
 local function list()
-  return wrk.format("GET", "/api/items?limit=50&after=" .. math.random(0, rows - 50))
+  return wrk.format("GET", "/api/items?limit=50&after=" .. math.random(0, rows - 50), headers())
 end
 
 local function create()
-  return wrk.format("POST", "/api/items", json, '{"name":"bench ' .. math.random(1000000) .. '"}')
+  return wrk.format("POST", "/api/items", headers(true), '{"name":"bench ' .. math.random(1000000) .. '"}')
 end
 
 local function update()
-  return wrk.format("PUT", "/api/items/" .. math.random(rows), json,
+  return wrk.format("PUT", "/api/items/" .. math.random(rows), headers(true),
     '{"name":"updated by bench","description":"mixed load"}')
 end
 
