@@ -145,6 +145,9 @@ function wrk(port: number, scenario: Scenario, seconds: number): Promise<WrkResu
     '-t1',
     `-c${CONNECTIONS}`,
     `-d${seconds}s`,
+    // wrk's default of 2 s would drop the slowest answers from the latency figures (as timeouts).
+    '--timeout',
+    '10s',
     '-s',
     WRK_SCRIPT,
     `http://127.0.0.1:${port}`,
