@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import helmet from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -10,6 +9,7 @@ import type { Config } from './config/config.js';
 import type { Database } from './db/prisma.js';
 import { errorHandler, methodNotAllowed, notFoundHandler } from './http/errors.js';
 import { registerHealthRoutes, type Lifecycle } from './http/health.js';
+import { securityHeaders } from './http/security-headers.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { sendProblem } from './http/problem.js';
 import { createItemRepository } from './items/repository.js';
@@ -75,7 +75,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(deps.metrics.middleware);
-  app.use(helmet());
+  app.use(securityHeaders());
   app.use((_req, res, next) => {
     // During shutdown, tell keep-alive clients to reconnect (to another pod) after this response.
     if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');

@@ -1,10 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import express from 'express';
+import helmet from 'helmet';
 import request from 'supertest';
 import { buildTestApp, closeTestApp, openTestApp, type TestApp } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
 let api: TestApp;
+
+/** The response headers of GET `path` as [name, value] pairs, names spelled as sent on the wire. */
+async function rawHeaderPairs(app: Parameters<typeof request>[0], path: string): Promise<[string, string][]> {
+  // supertest's typings omit the underlying IncomingMessage (`res`), which keeps the raw headers.
+  const raw = ((await request(app).get(path)) as unknown as { res: { rawHeaders: string[] } }).res.rawHeaders;
+  return raw.flatMap((name, i): [string, string][] => (i % 2 === 0 ? [[name, raw[i + 1]!]] : []));
+}
 
 beforeAll(async () => ({ database, api } = await openTestApp()));
 afterAll(() => closeTestApp({ database, api }));
@@ -72,6 +81,18 @@ describe('security headers', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['content-security-policy']).toContain("default-src 'self'");
     expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it("sends exactly helmet's headers, spelled as helmet spells them, on every kind of response", async () => {
+    // They are computed once at start-up (src/http/security-headers.ts); an app running helmet()
+    // on each request is the reference.
+    const reference = express().use(helmet(), (_req, res) => void res.end());
+    const transport = new Set(['Date', 'Connection', 'Keep-Alive', 'Content-Length']);
+    for (const path of ['/api/items', '/api/items/999999', '/nope', '/health/live']) {
+      const helmetPairs = (await rawHeaderPairs(reference, path)).filter(([name]) => !transport.has(name));
+      expect(helmetPairs.length).toBeGreaterThan(10);
+      expect(await rawHeaderPairs(api.app, path)).toEqual(expect.arrayContaining(helmetPairs));
+    }
   });
 });
 

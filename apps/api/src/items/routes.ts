@@ -2,13 +2,13 @@ import type { Express, Request, RequestHandler, Response } from 'express';
 import { HttpProblem, ProblemType } from '../http/problem.js';
 import { parseInput } from '../http/validation.js';
 import { itemEtag, versionsFromIfMatch } from './etag.js';
-import type { ItemRecord, ItemRepository } from './repository.js';
+import type { ItemRecord, ItemRepository, ListedItem } from './repository.js';
 import { DEFAULT_PAGE_SIZE, itemIdParams, itemInput, listItemsQuery } from './schemas.js';
 
 export const ITEMS_PATH = '/api/items';
 export const ITEM_PATH = '/api/items/:id';
 
-function toJson(item: ItemRecord) {
+function toJson(item: ListedItem) {
   return {
     id: item.id,
     name: item.name,

@@ -38,12 +38,27 @@ export function createMetrics(pool: pg.Pool): Metrics {
     });
   }
 
+  // One labelled child per method/route/status, made once: `startTimer(...)`/`end(...)` would merge,
+  // validate and re-hash the label object on every request (see docs/api.md, "Benchmark"). The key
+  // space is bounded: the HTTP parser knows a few dozen methods, routes are templates or
+  // `unmatched`, status codes are three digits.
+  const observers = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>();
+  const observe = (method: string, route: string, statusCode: number, seconds: number) => {
+    const key = `${method} ${statusCode} ${route}`;
+    let observer = observers.get(key);
+    if (observer === undefined) {
+      observer = duration.labels({ method, route, status_code: statusCode });
+      observers.set(key, observer);
+    }
+    observer.observe(seconds);
+  };
+
   const middleware: RequestHandler = (req, res, next) => {
     if (req.path.startsWith('/health')) return next();
-    const end = duration.startTimer({ method: req.method });
+    const started = performance.now();
     res.once('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? UNMATCHED_ROUTE;
-      end({ route, status_code: res.statusCode });
+      observe(req.method, route, res.statusCode, (performance.now() - started) / 1000);
     });
     next();
   };
