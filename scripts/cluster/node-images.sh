@@ -57,6 +57,19 @@ build_pause_image() {
   rm -rf "$work"
 }
 
+# CoreDNS as Minikube and kind run it: a pod in kube-system labelled k8s-app=kube-dns (what the
+# NetworkPolicies' DNS rule selects), from the pinned static build in an image of its own.
+coredns_image_name() { echo "localhost/python-api/coredns:${COREDNS_VERSION#v}"; }
+
+build_coredns_image() {
+  local out="$1" work
+  work="$(mktemp -d)"
+  mkdir -p "$work/rootfs"
+  cp "$ROOT/.tools/bin/coredns" "$work/rootfs/coredns"
+  image_archive "$out" "$(coredns_image_name)" "$work/rootfs" '["/coredns"]'
+  rm -rf "$work"
+}
+
 build_busybox_image() {
   local out="$1" work applet
   work="$(mktemp -d)"

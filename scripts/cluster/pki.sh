@@ -83,12 +83,11 @@ make_pki() {
   new_cert kube-scheduler ca "/CN=system:kube-scheduler" client
   new_cert kubelet ca "/O=system:nodes/CN=system:node:$NODE_NAME" client
   new_cert kube-proxy ca "/CN=system:kube-proxy" client
-  new_cert coredns ca "/CN=python-api:coredns" client
   new_cert metrics-server ca "/CN=python-api:metrics-server" client
   new_cert kube-router ca "/CN=python-api:kube-router" client
   new_cert local-path-provisioner ca "/CN=python-api:local-path-provisioner" client
   local name
-  for name in admin kube-controller-manager kube-scheduler kubelet kube-proxy coredns metrics-server kube-router local-path-provisioner; do
+  for name in admin kube-controller-manager kube-scheduler kubelet kube-proxy metrics-server kube-router local-path-provisioner; do
     kubeconfig "$name" "$inside"
   done
 }

@@ -261,8 +261,9 @@ import_node_images() {
   mkdir -p "$STATE/images"
   build_pause_image "$STATE/images/pause.tar"
   build_busybox_image "$STATE/images/busybox.tar"
+  build_coredns_image "$STATE/images/coredns.tar"
   local image
-  for image in pause busybox; do
+  for image in pause busybox coredns; do
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$STATE/images/$image.tar" >>"$LOGS/images.log" 2>&1 ||
       die "ctr images import $image failed (see $LOGS/images.log)"
   done
@@ -332,29 +333,14 @@ apply_addons() {
   # envsubst replaces only the variables named in its argument (literally '$NAME', hence no expansion).
   # shellcheck disable=SC2016
   env CA_BUNDLE="$(base64 -w0 <"$PKI/ca.crt")" NODE_IP="$NODE_IP" NODE_NAME="$NODE_NAME" \
-    CLUSTER_DNS="$CLUSTER_DNS" BUSYBOX_IMAGE="$BUSYBOX_IMAGE" \
-    envsubst '$CA_BUNDLE $NODE_IP $NODE_NAME $CLUSTER_DNS $BUSYBOX_IMAGE' \
+    CLUSTER_DNS="$CLUSTER_DNS" CLUSTER_DOMAIN="$CLUSTER_DOMAIN" BUSYBOX_IMAGE="$BUSYBOX_IMAGE" \
+    COREDNS_IMAGE="$(coredns_image_name)" \
+    envsubst '$CA_BUNDLE $NODE_IP $NODE_NAME $CLUSTER_DNS $CLUSTER_DOMAIN $BUSYBOX_IMAGE $COREDNS_IMAGE' \
     <"$CLUSTER_SCRIPTS/addons.yaml" >"$STATE/addons.yaml"
   KUBECTL apply -f "$STATE/addons.yaml" >"$LOGS/addons.log" 2>&1 || die "applying the add-on objects failed (see $LOGS/addons.log)"
 }
 
 start_addons() {
-  cat >"$STATE/Corefile" <<EOF
-.:53 {
-    bind $NODE_IP
-    errors
-    health 127.0.0.1:8080
-    ready 127.0.0.1:8181
-    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
-        kubeconfig $PKI/coredns.kubeconfig python-api
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 30
-    }
-    cache 30
-}
-EOF
-  node_daemon coredns "$BIN/coredns" -conf "$STATE/Corefile"
   node_daemon metrics-server "$BIN/metrics-server" \
     --kubeconfig="$PKI/metrics-server.kubeconfig" \
     --authentication-kubeconfig="$PKI/metrics-server.kubeconfig" \
@@ -449,8 +435,9 @@ main() {
   start_addons
   wait_for 120 "node $NODE_NAME Ready" node_ready
   wait_for 120 "the metrics.k8s.io APIService" apiservice_available
+  wait_for 120 "CoreDNS (kube-system/coredns) available" KUBECTL -n kube-system wait --for=condition=Available deployment/coredns --timeout=5s
   local d
-  for d in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy coredns metrics-server kube-router local-path-provisioner; do
+  for d in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy metrics-server kube-router local-path-provisioner; do
     daemon_alive "$d"
   done
   write_env
