@@ -27,9 +27,9 @@
 # Layout inside the node: addresses only in 198.18.0.0/15 (node 198.18.0.1 on the node's lo,
 # pods 198.18.1.0/24 via the CNI ptp plugin, Services 198.19.0.0/16, DNS 198.19.0.10); the node
 # sees its own /run, /var/lib and /var/log ($STATE/node/...). etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, containerd, kubelet, kube-proxy (iptables), CoreDNS,
-# metrics-server, kube-router (NetworkPolicy firewall only) and local-path-provisioner all run
-# there as plain processes. docs/real-cluster.md explains the choices.
+# kube-controller-manager, kube-scheduler, containerd, kubelet, kube-proxy (iptables),
+# metrics-server, kube-router (NetworkPolicy firewall only) and local-path-provisioner run there as
+# plain processes; CoreDNS runs as a pod (as on Minikube and kind). docs/real-cluster.md explains.
 set -euo pipefail
 
 # shellcheck source=scripts/cluster/lib.sh
