@@ -132,8 +132,12 @@ mount --bind '$NODE_ROOT/var-log' /var/log
 "; fi
   done
   # No dummy interface module in this kernel: the node IP sits on the node's own lo.
+  # The Service range needs a route in the node for connections the node itself opens to a
+  # ClusterIP (kube-proxy's OUTPUT rules rewrite them to a pod, which is then routed by its veth);
+  # a node with a default route has one implicitly. From the node IP, which the pods' routes reach.
   script+="ip link set lo up
 ip addr add $NODE_IP/32 dev lo
+ip route add $SERVICE_CIDR dev lo src $NODE_IP
 sysctl -qw net.ipv4.ip_forward=1
 "
   node_run sh -c "$script"
