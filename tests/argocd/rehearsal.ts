@@ -217,15 +217,6 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
           });
         }
       }
-      // The cloud's load-balancer controller (or `minikube tunnel`): an external address.
-      for (const service of await list<
-        KubeObject & { spec: { type?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }
-      >(`/api/v1/namespaces/${NS}/services`)) {
-        if (service.spec.type !== 'LoadBalancer' || service.status?.loadBalancer?.ingress?.length) continue;
-        await patchStatus(`/api/v1/namespaces/${NS}/services/${service.metadata.name}`, {
-          loadBalancer: { ingress: [{ ip: '203.0.113.10' }] },
-        });
-      }
       for (const hpa of await list<KubeObject & { status?: { conditions?: Condition[] } }>(
         `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`,
       )) {

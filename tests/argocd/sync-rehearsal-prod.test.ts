@@ -1,7 +1,7 @@
 // The same rehearsal for prod (rehearsal.ts says what runs and what the test stands in for):
 // `bootstrap.sh --env prod` on a fresh cluster whose one node is production-sized, then the prod
 // Application synced onto the empty namespace by Argo CD's automated sync, with prod's sizes,
-// LoadBalancer Service, ACME issuer and HPA floor of 3, and no prune (a file removed from git
+// ClusterIP app-service (the Ingress is the only way in), ACME issuer and HPA floor of 3, and no prune (a file removed from git
 // leaves its object in the cluster until someone prunes by hand).
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFile, rm } from 'node:fs/promises';
@@ -50,7 +50,7 @@ describe('Argo CD syncing the prod Application onto an empty cluster', () => {
     expect(at('migration complete')).toBeLessThanOrEqual(at('api created'));
   });
 
-  it("runs prod's shape: 3 API pods at prod's size behind a LoadBalancer, PostgreSQL on its claim", async () => {
+  it("runs prod's shape: 3 API pods at prod's size behind a ClusterIP app-service, PostgreSQL on its claim", async () => {
     const deployment = await r.get<{
       status: { readyReplicas?: number };
       spec: { template: { spec: { containers: { resources: { requests: Record<string, string> } }[] } } };
@@ -58,7 +58,7 @@ describe('Argo CD syncing the prod Application onto an empty cluster', () => {
     expect(deployment?.status.readyReplicas).toBe(3);
     expect(deployment?.spec.template.spec.containers[0]?.resources.requests.cpu).toBe('500m');
     const service = await r.get<{ spec: { type: string } }>(`/api/v1/namespaces/${NS}/services/app-service`);
-    expect(service?.spec.type).toBe('LoadBalancer');
+    expect(service?.spec.type).toBe('ClusterIP');
     const claims = await r.list<{ status: { phase: string; capacity?: { storage: string } } }>(
       `/api/v1/namespaces/${NS}/persistentvolumeclaims`,
     );

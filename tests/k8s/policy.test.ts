@@ -61,6 +61,53 @@ async function appConfigIn(objects: KubeObject[]): Promise<Config> {
   }
 }
 
+interface PolicyPeer {
+  ipBlock?: { cidr: string };
+  namespaceSelector?: LabelSelector;
+  podSelector?: LabelSelector;
+}
+
+/**
+ * Every way a connection can reach the API pods' HTTP port (5000), as the NetworkPolicies and
+ * app-service's type allow it: "ingress controller" (pods labelled ingress-nginx in the
+ * ingress-nginx namespace) or a description of anything else.
+ */
+function waysToApiHttpPort(objects: KubeObject[]): string[] {
+  const api = find(objects, 'Deployment', 'python-api').spec as { template: PodTemplate };
+  const podLabels = api.template.metadata.labels;
+  const httpPort = api.template.spec.containers[0]?.ports?.find((p) => p.name === 'http')?.containerPort;
+  const ways = new Set<string>();
+  const serviceType = (find(objects, 'Service', 'app-service').spec as { type?: string }).type ?? 'ClusterIP';
+  if (serviceType !== 'ClusterIP') ways.add(`app-service type ${serviceType}`);
+  for (const policy of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    const spec = policy.spec as {
+      podSelector: LabelSelector;
+      ingress?: { from?: PolicyPeer[]; ports?: { port?: number | string }[] }[];
+    };
+    if (!selects(spec.podSelector, podLabels)) continue;
+    for (const rule of spec.ingress ?? []) {
+      const ports = rule.ports ?? [];
+      const coversHttp =
+        ports.length === 0 || ports.some((p) => p.port === undefined || p.port === httpPort || p.port === 'http');
+      if (!coversHttp) continue;
+      if (!rule.from || rule.from.length === 0) ways.add(`${id(policy)}: every source`);
+      for (const peer of rule.from ?? []) {
+        const namespace = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+        const pods = peer.podSelector?.matchLabels?.['app.kubernetes.io/name'];
+        if (
+          namespace === 'ingress-nginx' &&
+          pods === 'ingress-nginx' &&
+          Object.keys(peer.namespaceSelector ?? {}).length === 1 &&
+          Object.keys(peer.namespaceSelector?.matchLabels ?? {}).length === 1
+        )
+          ways.add('ingress controller');
+        else ways.add(`${id(policy)}: ${JSON.stringify(peer)}`);
+      }
+    }
+  }
+  return [...ways].sort();
+}
+
 describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
   describe('containers', () => {
     it('every container and init container has CPU and memory requests and limits', () => {
@@ -166,6 +213,17 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       const images = allContainers(objectsOf(environment)).map(({ container }) => container.image ?? '');
       expect(images).toContain(`python-api:${tags['python-api']}`);
       expect(images).toContain(`python-api-migrate:${tags['python-api-migrate']}`);
+    });
+  });
+
+  describe('the front door', () => {
+    // A hop is trusted only if every connection to port 5000 comes from the ingress controller,
+    // which overwrites X-Forwarded-For; any other way in would let a client pick its own key.
+    it('the rate limiter trusts one proxy hop only where every way in passes the ingress controller, else none', async () => {
+      const ways = waysToApiHttpPort(objectsOf(environment));
+      const config = await appConfigIn(objectsOf(environment));
+      const onlyIngress = ways.length === 1 && ways[0] === 'ingress controller';
+      expect({ ways, TRUST_PROXY: config.TRUST_PROXY }).toEqual({ ways, TRUST_PROXY: onlyIngress ? 1 : 0 });
     });
   });
 
@@ -560,11 +618,25 @@ describe('differences between the environments', () => {
   const spec = (environment: Environment, kind: string, name: string) =>
     find(objectsOf(environment), kind, name).spec as Record<string, unknown>;
 
-  it('dev exposes app-service as a NodePort, staging and prod as a LoadBalancer', () => {
+  // Anything but the Ingress would skip TLS, the ingress' limits and body size, and (with a
+  // trusted hop) let a client choose its own X-Forwarded-For, i.e. its rate-limit key.
+  it.each(['staging', 'prod'] as const)(
+    '%s: only the ingress controller reaches the API port (app-service ClusterIP, no ipBlock admitted)',
+    (environment) => {
+      expect(waysToApiHttpPort(objectsOf(environment))).toEqual(['ingress controller']);
+    },
+  );
+
+  it('dev exposes app-service as a NodePort; staging and prod keep it ClusterIP behind the Ingress', () => {
     expect(ENVIRONMENTS.map((e) => spec(e, 'Service', 'app-service').type)).toEqual([
       'NodePort',
-      'LoadBalancer',
-      'LoadBalancer',
+      'ClusterIP',
+      'ClusterIP',
+    ]);
+    expect(waysToApiHttpPort(objectsOf('dev'))).toEqual([
+      'NetworkPolicy/allow-external-to-api: {"ipBlock":{"cidr":"0.0.0.0/0"}}',
+      'app-service type NodePort',
+      'ingress controller',
     ]);
   });
 
