@@ -192,6 +192,53 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       expect(problems).toEqual([]);
     });
 
+    it("no container takes a Secret through its environment, except the migration Job's DATABASE_URL", () => {
+      // Environment variables are inherited by every child process and readable in
+      // /proc/<pid>/environ; files can be limited by mode and are read only by what asks for them.
+      // prisma.config.ts reads DATABASE_URL from the environment, so the Job keeps that one.
+      const fromSecrets = allContainers(objectsOf(environment)).flatMap(({ owner, container }) => [
+        ...(container.env ?? [])
+          .filter((e) => (e as { valueFrom?: { secretKeyRef?: unknown } }).valueFrom?.secretKeyRef)
+          .map((e) => `${id(owner)} ${container.name}: env ${(e as { name: string }).name}`),
+        ...(container.envFrom ?? [])
+          .filter((e) => (e as { secretRef?: unknown }).secretRef)
+          .map(() => `${id(owner)} ${container.name}: envFrom secretRef`),
+      ]);
+      expect(fromSecrets).toEqual(['Job/python-api-migrate migrate: env DATABASE_URL']);
+    });
+
+    it('PostgreSQL and its exporter read the credentials from files of postgres-secret (*_FILE variables)', () => {
+      const statefulSet = find(objectsOf(environment), 'StatefulSet', 'postgres').spec as { template: PodTemplate };
+      const spec = statefulSet.template.spec;
+      const secretVolume = spec.volumes?.find((v) => v.secret?.secretName === 'postgres-secret');
+      expect(secretVolume).toBeDefined();
+      const secretKeys = Object.keys(dataOf(find(objectsOf(environment), 'Secret', 'postgres-secret'))).sort();
+      /** Where each *_FILE variable of a container points, resolved to the Secret key it names. */
+      const fileVariables = (name: string) => {
+        const container = spec.containers.find((c) => c.name === name) as Container;
+        const mount = (container.volumeMounts ?? []).find((m) => m.name === secretVolume?.name) as
+          { mountPath: string; readOnly?: boolean } | undefined;
+        expect({ container: name, readOnly: mount?.readOnly }).toEqual({ container: name, readOnly: true });
+        return Object.fromEntries(
+          (container.env as { name: string; value?: string }[])
+            .filter((e) => e.name.endsWith('_FILE'))
+            .map((e) => [e.name, e.value?.startsWith(`${mount?.mountPath}/`) ? path.basename(e.value) : e.value]),
+        );
+      };
+      expect(fileVariables('postgres')).toEqual({
+        POSTGRES_USER_FILE: 'POSTGRES_USER',
+        POSTGRES_PASSWORD_FILE: 'POSTGRES_PASSWORD',
+      });
+      expect(fileVariables('postgres-exporter')).toEqual({
+        DATA_SOURCE_USER_FILE: 'POSTGRES_USER',
+        DATA_SOURCE_PASS_FILE: 'POSTGRES_PASSWORD',
+      });
+      expect(secretKeys).toEqual(['POSTGRES_PASSWORD', 'POSTGRES_USER']);
+      // The probes and the preStop hook run in the same container: they read the same files.
+      const commands = JSON.stringify(spec.containers.map((c) => [c.readinessProbe, c.livenessProbe, c.startupProbe]));
+      expect(commands).not.toMatch(/\$POSTGRES_(USER|PASSWORD)\b/);
+    });
+
     it('every image carries an explicit tag, never :latest', () => {
       const images = allContainers(objectsOf(environment)).map(({ container }) => container.image ?? '');
       expect(images.length).toBeGreaterThan(0);
