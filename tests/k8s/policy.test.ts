@@ -635,29 +635,6 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
       expect(ingress.tls[0]?.hosts).toEqual(certificate.dnsNames);
       expect(ingress.rules.map((r) => r.host)).toEqual(certificate.dnsNames);
     });
-
-    it('the developer Role reads workloads and logs and may exec, but can never read Secrets', () => {
-      const role = find(objectsOf(environment), 'Role', 'developer') as KubeObject & {
-        rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-      };
-      const can = (resource: string, verb: string) =>
-        role.rules.some(
-          (r) =>
-            (r.resources.includes(resource) || r.resources.includes('*')) &&
-            (r.verbs.includes(verb) || r.verbs.includes('*')),
-        );
-      for (const resource of ['pods', 'deployments', 'statefulsets', 'jobs', 'pods/log'])
-        expect([resource, can(resource, 'get')]).toEqual([resource, true]);
-      expect(can('pods/exec', 'create')).toBe(true);
-      for (const verb of ['get', 'list', 'watch'])
-        expect(['secrets', verb, can('secrets', verb)]).toEqual(['secrets', verb, false]);
-      const binding = find(objectsOf(environment), 'RoleBinding', 'developer') as KubeObject & {
-        roleRef: { name: string };
-        subjects: { kind: string }[];
-      };
-      expect(binding.roleRef.name).toBe('developer');
-      expect(binding.subjects.map((s) => s.kind)).toEqual(['Group']);
-    });
   });
 });
 
