@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { ENVIRONMENTS, find, isApplication, render, sourcesOf, type Application, type AppProject } from './helpers.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 jest.setTimeout(180_000);
 
@@ -106,7 +107,7 @@ describe('the default project', () => {
   });
 });
 
-describe.each(ENVIRONMENTS)('in the %s cluster', (env) => {
+describe.each(ENVIRONMENTS)(`in the %s cluster${KSOPS_TITLE}`, (env) => {
   it('every Application names a project that admits its sources and destination', async () => {
     for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
       const project = projects.get(app.spec.project);

@@ -8,22 +8,28 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runOk } from '../support/tools.js';
 import { sleep } from '../support/processes.js';
-import { NS, startRehearsal, type Rehearsal } from './rehearsal.js';
+import { ARGOCD_TITLE, NS, startRehearsal, type Rehearsal } from './rehearsal.js';
 
 jest.setTimeout(300_000);
 
 const APP = 'python-api-prod';
 
 let r: Rehearsal;
+let createdBy: 'root' | 'rehearsal' | undefined;
 beforeAll(async () => {
   r = await startRehearsal('prod', { cpu: '8', memory: '32Gi' });
-  await r.applicationFromRoot(APP);
+  createdBy = await r.applicationFromRoot(APP);
 }, 300_000);
 afterAll(async () => {
   await r?.stop();
 });
 
-describe('Argo CD syncing the prod Application onto an empty cluster', () => {
+describe(`Argo CD syncing the prod Application onto an empty cluster${ARGOCD_TITLE}`, () => {
+  // Fails when the rehearsal had to apply the Application itself (see rehearsal.ts).
+  it('the root Application created python-api-prod (no rehearsal fallback)', () => {
+    expect(createdBy).toBe('root');
+  });
+
   it('is bootstrapped the same way', () => {
     expect(r.bootstrap.stderr).not.toMatch(/error/i);
     expect(r.bootstrap.code).toBe(0);

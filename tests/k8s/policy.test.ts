@@ -21,6 +21,7 @@ import {
   type LabelSelector,
   type PodTemplate,
 } from './helpers.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 let tree: RenderTree;
 const rendered = new Map<Environment, KubeObject[]>();
@@ -108,7 +109,7 @@ function waysToApiHttpPort(objects: KubeObject[]): string[] {
   return [...ways].sort();
 }
 
-describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
+describe.each(ENVIRONMENTS)(`overlay %s${KSOPS_TITLE}`, (environment) => {
   describe('containers', () => {
     it('every container and init container has CPU and memory requests and limits', () => {
       const missing = allContainers(objectsOf(environment)).flatMap(({ owner, container }) =>
@@ -638,7 +639,7 @@ describe.each(ENVIRONMENTS)('overlay %s', (environment) => {
   });
 });
 
-describe('differences between the environments', () => {
+describe(`differences between the environments${KSOPS_TITLE}`, () => {
   const spec = (environment: Environment, kind: string, name: string) =>
     find(objectsOf(environment), kind, name).spec as Record<string, unknown>;
 

@@ -6,6 +6,7 @@ import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../supp
 import { ENVIRONMENTS, prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { sleep } from '../support/processes.js';
 import { find } from './helpers.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 const NS = 'python-api-ns';
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
@@ -109,7 +110,7 @@ const CHANGES: Access[] = [
   { verb: 'create', resource: 'serviceaccounts', subresource: 'token' },
 ];
 
-describe.each(ENVIRONMENTS)('overlay %s: RBAC as the API server decides it', (environment) => {
+describe.each(ENVIRONMENTS)(`overlay %s: RBAC as the API server decides it${KSOPS_TITLE}`, (environment) => {
   beforeAll(async () => {
     // Only this overlay's Roles and bindings: clear what the previous overlay stored.
     for (const kind of ['roles', 'rolebindings'])

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { ENVIRONMENTS, prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { REPO_ROOT, run, runOk, tool } from '../support/tools.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 const ENC_VALUE = /^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$/;
 
@@ -149,7 +150,7 @@ describe('gitleaks', () => {
   }, 60_000);
 });
 
-describe('scripts/secrets, end to end on ephemeral keys', () => {
+describe(`scripts/secrets, end to end on ephemeral keys${KSOPS_TITLE}`, () => {
   let tree: RenderTree;
   const script = (name: string) => path.join(tree.dir, 'scripts', 'secrets', name);
   const secretFile = (env: string, name: string) =>
