@@ -37,6 +37,8 @@ export default {
     { ...shared, displayName: 'k8s', roots: ['<rootDir>/tests/k8s'], testMatch: ['**/*.test.ts'] },
     { ...shared, displayName: 'image', roots: ['<rootDir>/tests/image'], testMatch: ['**/*.test.ts'] },
     { ...shared, displayName: 'argocd', roots: ['<rootDir>/tests/argocd'], testMatch: ['**/*.test.ts'] },
+    // scripts/test.mjs's own bookkeeping.
+    { ...shared, displayName: 'scripts', roots: ['<rootDir>/tests/scripts'], testMatch: ['**/*.test.ts'] },
   ],
   // Infrastructure suites may raise it per file with jest.setTimeout().
   testTimeout: 30_000,
