@@ -56,7 +56,7 @@ describe(`Argo CD syncing the prod Application onto an empty cluster${ARGOCD_TIT
     expect(at('migration complete')).toBeLessThanOrEqual(at('api created'));
   });
 
-  it("runs prod's shape: 3 API pods at prod's size behind a ClusterIP app-service, PostgreSQL on its claim", async () => {
+  it("rolls out prod's shape: 3 API pods (kwok-simulated) at prod's size behind a ClusterIP app-service, PostgreSQL's claim bound", async () => {
     const deployment = await r.get<{
       status: { readyReplicas?: number };
       spec: { template: { spec: { containers: { resources: { requests: Record<string, string> } }[] } } };

@@ -93,7 +93,7 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     );
   });
 
-  it('created the secrets, then PostgreSQL, ran the migration once it was ready, then the API', () => {
+  it('created the secrets, then PostgreSQL, the migration Job once PostgreSQL was reported Ready, and the API once kwok reported the Job complete (no container ran)', () => {
     const at = (event: string) => {
       const time = r.seen.get(event);
       if (time === undefined) throw new Error(`never saw: ${event}`);
@@ -104,7 +104,7 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     expect(at('migration complete')).toBeLessThanOrEqual(at('api created'));
   });
 
-  it('really runs what it rendered: the API pods are up, with the decrypted secrets and their images', async () => {
+  it('gets what it rendered scheduled: 3 API pods on the node, reported Running by kwok (no container ran), with the decrypted secrets and their image names', async () => {
     const deployment = await get<{
       status: { readyReplicas?: number };
       spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
@@ -171,7 +171,7 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     expect(dashboards.flatMap((c) => Object.keys(c.data))).toEqual(['python-api.json']);
   });
 
-  it('deploys a commit of the CI pin step: new image, migration re-run first, Synced and Healthy', async () => {
+  it('syncs a commit of the CI pin step: new image name, migration Job re-created first, Synced and Healthy', async () => {
     const before = await get<{ metadata: { uid: string } }>(`/apis/batch/v1/namespaces/${NS}/jobs/python-api-migrate`);
     expect(before).toBeDefined();
     // What .github/workflows/deploy.yaml commits after pushing a build.
