@@ -62,6 +62,9 @@ describe('the workflows', () => {
     const wf = workflow('deploy.yaml');
     expect(wf.on.push).toEqual({ branches: ['main'] });
     expect(wf.jobs.checks!.steps.some((s) => s.run === 'bash .ci/run')).toBe(true);
+    // tests/k8s/secrets.test.ts runs gitleaks over the whole history: a depth-1 checkout would hide it.
+    const checkout = wf.jobs.checks!.steps.find((s) => s.uses?.startsWith('actions/checkout'));
+    expect(checkout?.with?.['fetch-depth']).toBe(0);
     expect(wf.jobs.image!.needs).toBe('checks');
     expect(wf.jobs['deploy-dev']!.needs).toBe('image');
     // Least privilege: only the job that commits may write.

@@ -123,6 +123,9 @@ describe('secrets committed to git', () => {
 
 describe('gitleaks', () => {
   it('finds nothing in the git history', async () => {
+    // A shallow clone (CI's default checkout depth is 1) would scan one commit, not the history.
+    const shallow = (await runOk('git', ['rev-parse', '--is-shallow-repository'], { cwd: REPO_ROOT })).trim();
+    expect({ shallowClone: shallow }).toEqual({ shallowClone: 'false' });
     const result = await run(tool('gitleaks'), ['git', '--no-banner', '--redact', '--exit-code', '1', REPO_ROOT]);
     expect({ code: result.code, output: result.code === 0 ? '' : result.stdout + result.stderr }).toEqual({
       code: 0,

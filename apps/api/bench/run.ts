@@ -14,6 +14,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon, { type Request as CannonRequest, type Result } from 'autocannon';
 import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
 import { applyMigrations } from '../src/db/migrations.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createDatabaseIfMissing } from '../src/dev/local-database.js';
@@ -159,6 +160,28 @@ async function seed(url: string, rows: number): Promise<void> {
   }
 }
 
+/**
+ * The measured peak against the API pod's memory sizing in gitops/base (request, limit, HPA
+ * target): the request must keep the saturated peak below the HPA's memory target, or a busy
+ * pod would look like a growing one and pin the HPA at its maximum. Returns false when it does not.
+ */
+function checkMemorySizing(peakMiB: number): boolean {
+  const read = (file: string) => parseYaml(readFileSync(path.resolve('gitops/base/api', file), 'utf8'));
+  const container = read('deployment.yaml').spec.template.spec.containers[0];
+  const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number.NaN);
+  const request = mebibytes(container.resources.requests.memory);
+  const limit = mebibytes(container.resources.limits.memory);
+  const target = read('hpa.yaml').spec.metrics.find((m: { resource: { name: string } }) => m.resource.name === 'memory')
+    .resource.target.averageUtilization;
+  const share = Math.round((peakMiB / request) * 100);
+  const ok = share < target && limit >= 2 * peakMiB;
+  console.log(
+    `memory sizing (gitops/base): peak ${peakMiB} MiB = ${share} % of the ${request}Mi request (HPA target ${target} %), ` +
+      `limit ${limit}Mi = ${(limit / peakMiB).toFixed(1)}x the peak: ${ok ? 'ok' : 'RESIZE: request or limit too small'}`,
+  );
+  return ok;
+}
+
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-bench-pg-'));
   const postgres = await startEmbeddedPostgres({ dataDir });
@@ -187,7 +210,9 @@ async function main(): Promise<void> {
       rows.push(await measure(main, 'POST /api/items', scenario('create', 100_000)));
       rows.push(await measure(main, 'mixed 80% get / 10% create / 10% update', scenario('mixed', 100_000)));
     } finally {
-      console.log(`\n100,000 items; server peak RSS ${main.peakRssMiB()} MiB\n`);
+      console.log(`\n100,000 items; server peak RSS ${main.peakRssMiB()} MiB`);
+      if (!checkMemorySizing(main.peakRssMiB())) process.exitCode = 1;
+      console.log('');
       await main.stop();
     }
     console.log('| scenario | req/s | p50 ms | p99 ms | server CPU (cores) | server CPU ms/request | errors |');
