@@ -37,7 +37,9 @@ export default {
     { ...shared, displayName: 'k8s', roots: ['<rootDir>/tests/k8s'], testMatch: ['**/*.test.ts'] },
     { ...shared, displayName: 'image', roots: ['<rootDir>/tests/image'], testMatch: ['**/*.test.ts'] },
     { ...shared, displayName: 'argocd', roots: ['<rootDir>/tests/argocd'], testMatch: ['**/*.test.ts'] },
-    // Needs a running real cluster (scripts/cluster/up.sh, root): only run when selected.
+    // scripts/test.mjs's own bookkeeping.
+    { ...shared, displayName: 'scripts', roots: ['<rootDir>/tests/scripts'], testMatch: ['**/*.test.ts'] },
+    // Needs a running real cluster (scripts/cluster/up.sh, root): only run when selected (npm run test:cluster).
     { ...shared, displayName: 'cluster', roots: ['<rootDir>/tests/cluster'], testMatch: ['**/*.test.ts'] },
   ],
   // Infrastructure suites may raise it per file with jest.setTimeout().

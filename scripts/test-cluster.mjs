@@ -10,15 +10,15 @@
 //   PYTHON_API_CLUSTER_PROVIDER=kind npm run test:cluster -- tests/cluster/product.test.ts
 //       the same suite on kind (scripts/cluster/kind/: needs Docker; what the GitHub workflow runs)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { clearReport, countReport, totalsLine } from './lib/jest-report.mjs';
+import { startReport, summarize } from './test-report.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const jestArgs = process.argv.slice(2);
-const results = path.join(root, 'test-results');
-const report = path.join(results, 'jest-cluster.json');
-const standInDir = path.join(results, 'stand-ins');
+// The Jest report, and the notes (tests/support/notes.ts) where the suites and this script record
+// every stand-in: both cleared first, so nothing from an earlier run is counted or printed.
+const files = startReport(root, 'jest-cluster');
 const timings = [];
 const provider = process.env.PYTHON_API_CLUSTER_PROVIDER ?? 'node';
 const scripts = { node: 'scripts/cluster', kind: 'scripts/cluster/kind' }[provider];
@@ -37,22 +37,13 @@ function step(title, command, args, options = {}) {
   return status === 0;
 }
 
-function finish(counts) {
-  const standIns = existsSync(standInDir)
-    ? readdirSync(standInDir)
-        .sort()
-        .flatMap((file) =>
-          readFileSync(path.join(standInDir, file), 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => `  [${path.basename(file, '.txt')}] ${line}`),
-        )
-    : [];
-  console.log('\n== what ran for real, and what stood in (a stand-in replaces what cannot run here)');
-  console.log(standIns.length ? standIns.join('\n') : '  no stand-ins were reported');
+function finish({ passed, failed, skipped, notes = [], problems = [] }) {
+  for (const problem of problems) console.error(problem);
+  console.log('\n== what stood in for what (everything else ran for real)');
+  console.log(notes.length ? notes.map(({ kind, what }) => `  ${kind}: ${what}`).join('\n') : '  nothing');
   console.log(`\n== times\n  ${timings.join('\n  ')}`);
-  console.log(totalsLine(counts));
-  process.exit(counts.failed === 0 ? 0 : 1);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exit(failed === 0 ? 0 : 1);
 }
 
 if (provider === 'node' && (process.platform !== 'linux' || process.getuid?.() !== 0)) {
@@ -60,18 +51,18 @@ if (provider === 'node' && (process.platform !== 'linux' || process.getuid?.() !
   finish({ passed: 0, failed: 1, skipped: 0 });
 }
 
-/** images.sh's table (name, digest, seconds, kind, note): every image not built from the Dockerfile is named. */
+/** images.sh's table (name, digest, seconds, kind, note): every image not built from the Dockerfile becomes a note. */
 function recordImageStandIns() {
   const table = path.join(process.env.PYTHON_API_CLUSTER_DIR ?? '/var/tmp/python-api-cluster', 'images.tsv');
   if (!existsSync(table)) return provider === 'kind'; // kind builds every image with Docker (scripts/cluster/kind/up.sh)
-  const rows = readFileSync(table, 'utf8')
+  for (const [name, , , kind, note] of readFileSync(table, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) => line.split('\t'))
-    .filter(([, , , kind]) => kind !== 'built')
-    .map(([name, , , kind, note]) => `${kind}: ${name}${note ? ` (${note})` : ''}`);
-  mkdirSync(standInDir, { recursive: true });
-  writeFileSync(path.join(standInDir, 'images.txt'), rows.map((row) => `${row}\n`).join(''));
+    .map((line) => line.split('\t'))) {
+    if (kind === 'built') continue;
+    const what = `image ${name}${note ? `: ${note}` : ''}`;
+    appendFileSync(files.notes, `${JSON.stringify({ kind: 'stand-in', what })}\n`);
+  }
   return true;
 }
 
@@ -87,10 +78,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     finish({ passed: 0, failed: 1, skipped: 0 });
   });
 }
-
-mkdirSync(results, { recursive: true });
-rmSync(standInDir, { recursive: true, force: true });
-clearReport(report);
 
 let counts = { passed: 0, failed: 0, skipped: 0 };
 if (!step(`cluster up (${provider})`, 'bash', [`${scripts}/up.sh`])) {
@@ -113,12 +100,12 @@ if (!step(`cluster up (${provider})`, 'bash', [`${scripts}/up.sh`])) {
       // One cluster: its suites take turns.
       '--runInBand',
       '--json',
-      `--outputFile=${report}`,
+      `--outputFile=${files.report}`,
       ...jestArgs,
     ],
     { env: { ...process.env, PATH: `${path.join(root, '.tools/bin')}${path.delimiter}${process.env.PATH}` } },
   );
-  counts = countReport(report, jestPassed);
+  counts = summarize({ files, jestPassed });
 }
 if (!tearDown()) counts.failed += 1;
 finish(counts);

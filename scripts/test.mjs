@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 // The repository's one test command (`npm test`): every set-up step the suites need, then lint,
-// then every Jest project (api, k8s, image, argocd) in one run, then one totals line.
+// then every Jest project but `cluster` (api, k8s, image, argocd, scripts) in one run, then one totals line.
 //
 //   npm test                       everything
 //   npm test -- --selectProjects k8s   extra arguments go to Jest
 //
 // The last line is `N passed, M failed` (lint counts as one check; a test file that cannot even
-// load counts as one failure, since Jest reports no tests for it). The exit code is non-zero on
-// any failure.
+// load counts as one failure, since Jest reports no tests for it; a Jest run that writes no report
+// counts as one failure). Above it, one line per stand-in or fallback the suites reported
+// (tests/support/notes.ts). The exit code is non-zero on any failure.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { startReport, summarize } from './test-report.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const jestArgs = process.argv.slice(2);
 // The `cluster` project needs a running real cluster (scripts/cluster/up.sh as root): not part of `npm test`.
-const projects = jestArgs.includes('--selectProjects') ? [] : ['--selectProjects', 'api', 'k8s', 'image', 'argocd'];
+const projects = jestArgs.includes('--selectProjects')
+  ? []
+  : ['--selectProjects', 'api', 'k8s', 'image', 'argocd', 'scripts'];
 
 function run(title, command, args, options = {}) {
   console.log(`\n== ${title}`);
@@ -52,8 +55,7 @@ if (!run('generate Prisma client', process.execPath, ['apps/api/scripts/generate
 
 const lintPassed = run('lint', 'npm', ['run', '--silent', 'lint']);
 
-const report = path.join(root, 'test-results/jest.json');
-mkdirSync(path.dirname(report), { recursive: true });
+const files = startReport(root);
 const jestPassed = run(
   'jest',
   process.execPath,
@@ -61,7 +63,7 @@ const jestPassed = run(
     '--experimental-vm-modules',
     'node_modules/jest/bin/jest.js',
     '--json',
-    `--outputFile=${report}`,
+    `--outputFile=${files.report}`,
     ...projects,
     ...jestArgs,
   ],
@@ -69,21 +71,9 @@ const jestPassed = run(
   { env: { ...process.env, PATH: `${path.join(root, '.tools/bin')}${path.delimiter}${process.env.PATH}` } },
 );
 
-let passed = lintPassed ? 1 : 0;
-let failed = lintPassed ? 0 : 1;
-let skipped = 0;
-try {
-  const results = JSON.parse(readFileSync(report, 'utf8'));
-  passed += results.numPassedTests;
-  failed += results.numFailedTests;
-  skipped += results.numPendingTests + results.numTodoTests;
-  // A file that fails to load reports zero tests: count it, or a broken suite would look green.
-  failed += results.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
-} catch (error) {
-  console.error(`could not read the Jest report ${report}: ${error.message}`);
-  failed += 1;
-}
-if (!jestPassed && failed === 0) failed = 1; // Jest failed for a reason outside any test (config, coverage, ...).
-
+const { passed, failed, skipped, notes, problems } = summarize({ files, lintPassed, jestPassed });
+for (const problem of problems) console.error(problem);
+// What stood in for what, and which fallbacks were taken: part of what this run did (and did not) prove.
+for (const { kind, what } of notes) console.log(`${kind}: ${what}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 ? 0 : 1);

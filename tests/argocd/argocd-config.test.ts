@@ -8,8 +8,16 @@ import path from 'node:path';
 import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
 import { KUSTOMIZE_BUILD_FLAGS } from '../support/overlays.js';
 import { ASSETS_DIR, REPO_ROOT, runOk, tool } from '../support/tools.js';
-import type { Container, PodSpec } from '../k8s/helpers.js';
+import { quantity, type Container, type PodSpec } from '../k8s/helpers.js';
 import { ENVIRONMENTS, find, isApplication, render, repository, sourcesOf, versions } from './helpers.js';
+
+const workloadsOf = (objects: KubeObject[]) =>
+  objects
+    .filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind))
+    .map((object) => ({
+      object,
+      spec: (object as KubeObject & { spec: { template: { spec: PodSpec } } }).spec.template.spec,
+    }));
 
 const repoServerSpec = (objects: KubeObject[]) =>
   (find(objects, 'Deployment', 'argocd-repo-server') as KubeObject & { spec: { template: { spec: PodSpec } } }).spec
@@ -24,12 +32,32 @@ describe('the vendored Argo CD install', () => {
     for (const [, , tag] of images) expect(tag).toBe(ARGOCD_VERSION);
   });
 
-  it('is byte-identical to the copy the tools installer took from the Go module, when present', () => {
+  it('is byte-identical to the copy the tools installer took from the Go module', () => {
     const fromModule = path.join(ASSETS_DIR, 'argocd', 'install.yaml');
-    if (!existsSync(fromModule)) return; // the installer has not run the argocd asset step
+    // A missing asset is a failed prerequisite, not a pass.
+    if (!existsSync(fromModule))
+      throw new Error(`${fromModule} is missing: run \`bash scripts/install-tools.sh argocd\``);
     expect(readFileSync(path.join(REPO_ROOT, 'argocd/upstream/install.yaml'), 'utf8')).toBe(
       readFileSync(fromModule, 'utf8'),
     );
+  });
+});
+
+describe('resources of the upstream containers', () => {
+  it('every Argo CD container and init container has CPU and memory requests and limits, requests within limits', async () => {
+    const problems = workloadsOf(await render('argocd')).flatMap(({ object, spec }) =>
+      [...(spec.initContainers ?? []), ...spec.containers].flatMap((container) => {
+        const where = `${object.kind}/${object.metadata.name} ${container.name}`;
+        const { requests = {}, limits = {} } = container.resources ?? {};
+        return ['cpu', 'memory'].flatMap((resource) => {
+          const request = requests[resource];
+          const limit = limits[resource];
+          if (request === undefined || limit === undefined) return [`${where}: ${resource} request and limit`];
+          return quantity(request) > quantity(limit) ? [`${where}: ${resource} request above limit`] : [];
+        });
+      }),
+    );
+    expect(problems).toEqual([]);
   });
 });
 

@@ -82,6 +82,38 @@ const EXPORTER_METRICS: Record<string, string> = {
   kubelet_volume_stats_used_bytes: 'kubelet volume stats',
 };
 
+describe('the log collector', () => {
+  it("the alloy Application's description says how the values run Alloy (controller type, log source)", () => {
+    const values = readYaml<{ controller: { type: string }; alloy: { configMap: { content: string } } }>(
+      'gitops/monitoring/values/alloy.yaml',
+    );
+    const header = readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/alloy.yaml'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('#'))
+      .join(' ');
+    const kind = { deployment: 'Deployment', daemonset: 'DaemonSet', statefulset: 'StatefulSet' }[
+      values.controller.type
+    ];
+    const readsFromApi = values.alloy.configMap.content.includes('loki.source.kubernetes ');
+    // The first workload kind the comment names is the one it runs as.
+    expect({
+      runsAs: header.match(/DaemonSet|Deployment|StatefulSet/)?.[0],
+      source: /Kubernetes API/.test(header) ? 'api' : /log files/.test(header) ? 'files' : 'unsaid',
+    }).toEqual({ runsAs: kind, source: readsFromApi ? 'api' : 'files' });
+  });
+
+  it('docs/monitoring.md names the chart versions the Applications pin', async () => {
+    const docs = readFileSync(path.join(REPO_ROOT, 'docs/monitoring.md'), 'utf8');
+    for (const name of ['kube-prometheus-stack', 'loki', 'alloy']) {
+      const app = readYaml<{ spec: { sources: { chart?: string; targetRevision: string }[] } }>(
+        `gitops/monitoring/${name}.yaml`,
+      );
+      const chart = app.spec.sources.find((s) => s.chart === name);
+      expect([name, docs.includes(`\`${name}\` ${chart?.targetRevision} |`)]).toEqual([name, true]);
+    }
+  });
+});
+
 describe('the Grafana dashboard', () => {
   it('is valid dashboard JSON with a stable uid the Application links point to', async () => {
     expect(dashboard.uid).toBe('python-api');

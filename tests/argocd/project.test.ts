@@ -3,14 +3,16 @@
 // against every Application and every object each Application renders, the way the
 // application controller checks them before a sync.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { KubeObject } from '../support/kube-apiserver.js';
+import { crdFiles, startKubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { ENVIRONMENTS, find, isApplication, render, sourcesOf, type Application, type AppProject } from './helpers.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 jest.setTimeout(180_000);
 
 const IN_CLUSTER = 'https://kubernetes.default.svc';
-// Cluster-scoped kinds among everything rendered here (the API server test confirms the scope).
+// Cluster-scoped kinds among everything rendered here ("every kind rendered here has the scope
+// the API server gives it" below asks a real kube-apiserver's discovery).
 const CLUSTER_SCOPED = new Set([
   'Namespace',
   'CustomResourceDefinition',
@@ -106,7 +108,7 @@ describe('the default project', () => {
   });
 });
 
-describe.each(ENVIRONMENTS)('in the %s cluster', (env) => {
+describe.each(ENVIRONMENTS)(`in the %s cluster${KSOPS_TITLE}`, (env) => {
   it('every Application names a project that admits its sources and destination', async () => {
     for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
       const project = projects.get(app.spec.project);
@@ -170,5 +172,42 @@ describe('the python-api project', () => {
       },
     } as Application;
     expect(admitsApplication(project, chart)).toEqual(['source https://charts.example.org not in sourceRepos']);
+  });
+});
+
+describe('the scope list this test uses', () => {
+  it('every kind rendered here has the scope the API server gives it (discovery, CRDs installed)', async () => {
+    const server = await startKubeApiServer();
+    try {
+      await server.installCrds([
+        ...crdFiles('argocd'),
+        ...crdFiles('prometheus-operator'),
+        ...crdFiles('cert-manager'),
+      ]);
+      const rendered: KubeObject[] = [...(await render('argocd'))];
+      for (const env of ENVIRONMENTS) {
+        for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
+          rendered.push(app, ...((await renderedBy(app, env)) ?? []));
+        }
+      }
+      const kinds = new Map(rendered.map((o) => [`${o.apiVersion} ${o.kind}`, o]));
+      const wrong: string[] = [];
+      for (const [key, object] of kinds) {
+        const discovery = await server.request(
+          'GET',
+          object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`,
+        );
+        const resource = (
+          discovery.body as { resources?: { kind: string; name: string; namespaced: boolean }[] }
+        ).resources?.find((r) => r.kind === object.kind && !r.name.includes('/'));
+        if (!resource) wrong.push(`${key}: not served`);
+        else if (resource.namespaced === CLUSTER_SCOPED.has(object.kind))
+          wrong.push(`${key}: the API server says namespaced=${resource.namespaced}`);
+      }
+      expect(kinds.size).toBeGreaterThan(20);
+      expect(wrong).toEqual([]);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -30,6 +30,15 @@ const step = (wf: Workflow, job: string, name: string) => {
   return found;
 };
 const RELEASE = (env: string) => `gitops/overlays/${env}/release/kustomization.yaml`;
+const DEV_PIN_STEP = 'Write the tags and digests into gitops/overlays/dev/release/kustomization.yaml';
+const digest = (c: string) => `sha256:${c.repeat(64)}`;
+/** What the image job hands the pin step: the tag and the two digests build-push-action reports. */
+const built = (tag: string) => ({
+  TAG: tag,
+  REPOSITORY: 'registry.example.test/team',
+  RUNTIME_DIGEST: digest('a'),
+  MIGRATE_DIGEST: digest('b'),
+});
 
 /** Runs a workflow step's shell in a copy of the overlays, with .tools/bin as the runner's .tools/bin. */
 async function runStep(script: string, env: Record<string, string>, dir: string) {
@@ -62,6 +71,9 @@ describe('the workflows', () => {
     const wf = workflow('deploy.yaml');
     expect(wf.on.push).toEqual({ branches: ['main'] });
     expect(wf.jobs.checks!.steps.some((s) => s.run === 'bash .ci/run')).toBe(true);
+    // tests/k8s/secrets.test.ts runs gitleaks over the whole history: a depth-1 checkout would hide it.
+    const checkout = wf.jobs.checks!.steps.find((s) => s.uses?.startsWith('actions/checkout'));
+    expect(checkout?.with?.['fetch-depth']).toBe(0);
     expect(wf.jobs.image!.needs).toBe('checks');
     expect(wf.jobs['deploy-dev']!.needs).toBe('image');
     // Least privilege: only the job that commits may write.
@@ -87,14 +99,17 @@ describe('the workflows', () => {
     const docs = readFileSync(path.join(REPO_ROOT, 'docs/kubernetes.md'), 'utf8');
     expect(docs.split('\n').slice(0, 5).join('\n')).toContain('gitops/overlays/<env>/release/kustomization.yaml');
     expect(
-      step(workflow('deploy.yaml'), 'deploy-dev', 'Write the tags into gitops/overlays/dev/release/kustomization.yaml')
-        .run,
+      step(
+        workflow('deploy.yaml'),
+        'deploy-dev',
+        'Write the tags and digests into gitops/overlays/dev/release/kustomization.yaml',
+      ).run,
     ).toContain(RELEASE('dev'));
   });
 });
 
 describe('the dev pin step', () => {
-  it('changes exactly the image names and tags of both images, and keeps the comments', async () => {
+  it('changes exactly the image names, tags and digests of both images, and keeps the comments', async () => {
     const dir = await overlayCopy();
     try {
       const before = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
@@ -102,9 +117,9 @@ describe('the dev pin step', () => {
         step(
           workflow('deploy.yaml'),
           'deploy-dev',
-          'Write the tags into gitops/overlays/dev/release/kustomization.yaml',
+          'Write the tags and digests into gitops/overlays/dev/release/kustomization.yaml',
         ).run!,
-        { TAG: 'sha-0123456789ab', REPOSITORY: 'registry.example.test/team' },
+        built('sha-0123456789ab'),
         dir,
       );
       expect(result.stderr).toBe('');
@@ -112,11 +127,17 @@ describe('the dev pin step', () => {
       const after = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
       const images = (parse(after) as { images: { name: string; newName: string; newTag: string }[] }).images;
       expect(images).toEqual([
-        { name: 'python-api', newName: 'registry.example.test/team/python-api', newTag: 'sha-0123456789ab' },
+        {
+          name: 'python-api',
+          newName: 'registry.example.test/team/python-api',
+          newTag: 'sha-0123456789ab',
+          digest: digest('a'),
+        },
         {
           name: 'python-api-migrate',
           newName: 'registry.example.test/team/python-api-migrate',
           newTag: 'sha-0123456789ab',
+          digest: digest('b'),
         },
       ]);
       // Only the image lines differ; the comment explaining the file stays.
@@ -128,7 +149,57 @@ describe('the dev pin step', () => {
   });
 });
 
+describe('the dev pin step refuses', () => {
+  it('a build without a digest: nothing is written', async () => {
+    const dir = await overlayCopy();
+    try {
+      const before = await readFile(path.join(dir, RELEASE('dev')), 'utf8');
+      const result = await runStep(
+        step(workflow('deploy.yaml'), 'deploy-dev', DEV_PIN_STEP).run!,
+        { ...built('sha-0123456789ab'), MIGRATE_DIGEST: '' },
+        dir,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toContain('::error::no image digest for python-api-migrate');
+      expect(await readFile(path.join(dir, RELEASE('dev')), 'utf8')).toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('and the image job hands it the digests build-push-action reports', () => {
+    const image = workflow('deploy.yaml').jobs.image! as unknown as {
+      outputs: Record<string, string>;
+      steps: Step[];
+    };
+    expect(image.outputs['runtime-digest']).toBe('${{ steps.build-runtime.outputs.digest }}');
+    expect(image.outputs['migrate-digest']).toBe('${{ steps.build-migrate.outputs.digest }}');
+    const ids = image.steps
+      .filter((s) => s.uses?.startsWith('docker/build-push-action'))
+      .map((s) => (s as { id?: string }).id);
+    expect(ids).toEqual(['build-runtime', 'build-migrate']);
+  });
+});
+
 describe('promotion', () => {
+  it('refuses a source pin without a digest (a release not built and pushed by CI)', async () => {
+    const dir = await overlayCopy();
+    try {
+      const result = await runStep(
+        step(workflow('promote.yaml'), 'pull-request', 'Copy the image pins').run!,
+        { TO: 'staging', GITHUB_OUTPUT: path.join(dir, 'github-output') },
+        dir,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toContain('pins python-api without a digest');
+      expect(await readFile(path.join(dir, RELEASE('staging')), 'utf8')).toBe(
+        readFileSync(path.join(REPO_ROOT, RELEASE('staging')), 'utf8'),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is a pull request that copies the pins of the previous environment', async () => {
     const wf = workflow('promote.yaml');
     expect(Object.keys(wf.on)).toEqual(['workflow_dispatch']);
@@ -141,9 +212,9 @@ describe('promotion', () => {
         step(
           workflow('deploy.yaml'),
           'deploy-dev',
-          'Write the tags into gitops/overlays/dev/release/kustomization.yaml',
+          'Write the tags and digests into gitops/overlays/dev/release/kustomization.yaml',
         ).run!,
-        { TAG: 'sha-feedfacecafe', REPOSITORY: 'registry.example.test/team' },
+        built('sha-feedfacecafe'),
         dir,
       );
       const output = path.join(dir, 'github-output');
@@ -156,12 +227,21 @@ describe('promotion', () => {
       const staging = (parse(await readFile(path.join(dir, RELEASE('staging')), 'utf8')) as { images: unknown[] })
         .images;
       expect(staging).toEqual([
-        { name: 'python-api', newTag: 'sha-feedfacecafe', newName: 'registry.example.test/team/python-api' },
+        {
+          name: 'python-api',
+          newTag: 'sha-feedfacecafe',
+          digest: digest('a'),
+          newName: 'registry.example.test/team/python-api',
+        },
         {
           name: 'python-api-migrate',
           newTag: 'sha-feedfacecafe',
+          digest: digest('b'),
           newName: 'registry.example.test/team/python-api-migrate',
         },
+        // Resolved from the registry by the next step, which needs it (not run here).
+        { name: 'postgres', newTag: '17.10-bookworm' },
+        { name: 'prometheuscommunity/postgres-exporter', newTag: 'v0.18.1' },
       ]);
       expect(await readFile(output, 'utf8')).toBe('from=dev\ntag=sha-feedfacecafe\n');
       // prod is untouched until its own promotion.

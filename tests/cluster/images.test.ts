@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { REPO_ROOT, run } from '../support/tools.js';
-import { recordStandIns } from './stand-ins.js';
+import { note } from '../support/notes.js';
 
 jest.setTimeout(60 * 60_000);
 
@@ -189,10 +189,9 @@ beforeAll(async () => {
       const [name, digest, seconds, kind, note] = line.split('\t');
       return { name: name!, digest: digest!, seconds: Number(seconds), kind: kind!, note: note! };
     });
-  recordStandIns(
-    'images',
-    images.filter((i) => i.kind === 'stand-in' || i.kind === 'substitute').map((i) => `${i.name}: ${i.note}`),
-  );
+  for (const image of images.filter((i) => i.kind === 'stand-in' || i.kind === 'substitute')) {
+    note({ kind: 'stand-in', what: `image ${image.name}: ${image.note}` });
+  }
 }, 60 * 60_000);
 
 afterAll(async () => {

@@ -24,6 +24,7 @@ import {
   resourceDeps,
   type TiltfileResult,
 } from './lib/tilt.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 jest.setTimeout(300_000);
 
@@ -161,7 +162,7 @@ describe('Tiltfile images', () => {
   });
 });
 
-describe('Tiltfile manifests', () => {
+describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
   it('deploys every object of the dev overlay, secrets decrypted, cert-manager objects only with --tls', () => {
     const deployed = k8sObjects(result).map(key).sort();
     const expected = overlay

@@ -8,6 +8,7 @@ import { crdFiles, startKubeApiServer, type KubeApiServer, type KubeObject } fro
 import { ENVIRONMENTS, prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { runOk } from '../support/tools.js';
 import { find, id, workloads, type PodSpec } from './helpers.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 let server: KubeApiServer;
 let tree: RenderTree;
@@ -54,7 +55,7 @@ function podFrom(
   };
 }
 
-describe.each(ENVIRONMENTS)('overlay %s on a real kube-apiserver', (environment) => {
+describe.each(ENVIRONMENTS)(`overlay %s on a real kube-apiserver${KSOPS_TITLE}`, (environment) => {
   const objects = () => rendered.get(environment) ?? [];
 
   it('accepts every object (server-side apply, dry run, strict field validation) without a warning', async () => {

@@ -7,6 +7,7 @@ import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
 import { ENVIRONMENTS, prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { run, tool } from '../support/tools.js';
 import { annotations, id } from './helpers.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 /** Object -> checks it may skip, and why (the same reasons stand next to the annotations). */
 const EXCEPTIONS: Record<Environment, Record<string, Record<string, string>>> = Object.fromEntries(
@@ -76,7 +77,7 @@ afterAll(async () => {
   await tree?.cleanup();
 });
 
-describe.each(ENVIRONMENTS)('kube-score on overlay %s', (environment) => {
+describe.each(ENVIRONMENTS)(`kube-score on overlay %s${KSOPS_TITLE}`, (environment) => {
   it('scores every rendered object', () => {
     const { objects, scored } = rendered.get(environment)!;
     const names = new Set(scored.map((s) => `${s.type_meta.kind}/${s.object_meta.name}`));

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { ENVIRONMENTS, prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { REPO_ROOT, run, runOk, tool } from '../support/tools.js';
+import { KSOPS_TITLE } from '../support/notes.js';
 
 const ENC_VALUE = /^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$/;
 
@@ -122,6 +123,9 @@ describe('secrets committed to git', () => {
 
 describe('gitleaks', () => {
   it('finds nothing in the git history', async () => {
+    // A shallow clone (CI's default checkout depth is 1) would scan one commit, not the history.
+    const shallow = (await runOk('git', ['rev-parse', '--is-shallow-repository'], { cwd: REPO_ROOT })).trim();
+    expect({ shallowClone: shallow }).toEqual({ shallowClone: 'false' });
     const result = await run(tool('gitleaks'), ['git', '--no-banner', '--redact', '--exit-code', '1', REPO_ROOT]);
     expect({ code: result.code, output: result.code === 0 ? '' : result.stdout + result.stderr }).toEqual({
       code: 0,
@@ -149,7 +153,7 @@ describe('gitleaks', () => {
   }, 60_000);
 });
 
-describe('scripts/secrets, end to end on ephemeral keys', () => {
+describe(`scripts/secrets, end to end on ephemeral keys${KSOPS_TITLE}`, () => {
   let tree: RenderTree;
   const script = (name: string) => path.join(tree.dir, 'scripts', 'secrets', name);
   const secretFile = (env: string, name: string) =>

@@ -3,12 +3,12 @@
 // private keys: the overlays are copied into a temp dir, an ephemeral age key per
 // environment replaces the recipients, and the project's own scripts/secrets create
 // fresh encrypted secrets there. Everything else is byte-for-byte the committed tree.
-import { existsSync } from 'node:fs';
 import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseObjects, type KubeObject } from './kube-apiserver.js';
+import { KSOPS_NOTE, KSOPS_STAND_IN_IN_USE, note } from './notes.js';
 import { REPO_ROOT, TOOLS_BIN, runOk, tool, toolsEnv } from './tools.js';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
@@ -46,7 +46,8 @@ export async function prepareRenderTree(): Promise<RenderTree> {
   await cp(path.join(REPO_ROOT, '.sops.yaml'), path.join(dir, '.sops.yaml'));
 
   // ksops on PATH, as in the repo-server: the real binary when installed, else the stand-in.
-  if (!existsSync(path.join(TOOLS_BIN, 'ksops'))) {
+  if (KSOPS_STAND_IN_IN_USE) {
+    note(KSOPS_NOTE);
     await cp(KSOPS_STAND_IN, path.join(binDir, 'ksops-exec.mjs'));
     await writeFile(
       path.join(binDir, 'ksops'),

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
 import { applyMigrations } from '../src/db/migrations.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createDatabaseIfMissing } from '../src/dev/local-database.js';
@@ -207,6 +208,28 @@ async function seed(url: string, rows: number): Promise<void> {
   }
 }
 
+/**
+ * The measured peak against the API pod's memory sizing in gitops/base (request, limit, HPA
+ * target): the request must keep the saturated peak below the HPA's memory target, or a busy
+ * pod would look like a growing one and pin the HPA at its maximum. Returns false when it does not.
+ */
+function checkMemorySizing(peakMiB: number): boolean {
+  const read = (file: string) => parseYaml(readFileSync(path.resolve('gitops/base/api', file), 'utf8'));
+  const container = read('deployment.yaml').spec.template.spec.containers[0];
+  const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number.NaN);
+  const request = mebibytes(container.resources.requests.memory);
+  const limit = mebibytes(container.resources.limits.memory);
+  const target = read('hpa.yaml').spec.metrics.find((m: { resource: { name: string } }) => m.resource.name === 'memory')
+    .resource.target.averageUtilization;
+  const share = Math.round((peakMiB / request) * 100);
+  const ok = share < target && limit >= 2 * peakMiB;
+  console.log(
+    `memory sizing (gitops/base): peak ${peakMiB} MiB = ${share} % of the ${request}Mi request (HPA target ${target} %), ` +
+      `limit ${limit}Mi = ${(limit / peakMiB).toFixed(1)}x the peak: ${ok ? 'ok' : 'RESIZE: request or limit too small'}`,
+  );
+  return ok;
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -300,6 +323,7 @@ async function main(): Promise<void> {
   console.log(
     `| all three, one process per round | peak RSS MiB | ${summary(rss('baseline'))} | ${summary(rss('api'))} | ${summary(rssRatio)} |`,
   );
+  if (rss('api').length && !checkMemorySizing(Math.max(...rss('api')))) process.exitCode = 1;
   const errors = [...results.values()].flat().reduce((n, m) => n + m.errors, 0);
   console.log(`\nerrors (socket errors, timeouts, non-2xx/3xx): ${errors}`);
   if (errors > 0) process.exitCode = 1;

@@ -36,6 +36,21 @@ function withRoute(req: Request, fields: object): object {
   return route === undefined ? fields : { ...fields, route };
 }
 
+/**
+ * Swagger UI at /docs/: its page, its init script and its static assets, for GET and HEAD only.
+ * Anything else leaves the router: other methods on /docs get the 405 registered below, unknown
+ * files the 404 handler. (swagger-ui-express alone would answer its page to any method and path.)
+ */
+function docsRouter(): express.Router {
+  const page = swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } });
+  const docs = express.Router({ strict: true });
+  docs.use((req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' ? undefined : 'router'));
+  // Serves swagger-ui-init.js and the package's files; redirects /docs to /docs/.
+  docs.use(swaggerUi.serve);
+  docs.get('/', page);
+  return docs;
+}
+
 /** Builds the Express app from its dependencies; no I/O, no listening, no globals. */
 export function createApp(deps: AppDeps): Express {
   const { config, lifecycle } = deps;
@@ -89,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
+  app.use('/docs', docsRouter());
 
   const limiter = rateLimit({
     windowMs: config.RATE_LIMIT_WINDOW_MS,
@@ -107,7 +122,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.all(ITEMS_PATH, methodNotAllowed(['GET', 'POST']));
   app.all(ITEM_PATH, methodNotAllowed(['GET', 'PUT', 'DELETE']));
-  for (const path of ['/health', '/health/live', '/health/ready', '/openapi.json']) {
+  for (const path of ['/health', '/health/live', '/health/ready', '/openapi.json', '/docs']) {
     app.all(path, methodNotAllowed(['GET']));
   }
   app.use(notFoundHandler);

@@ -6,6 +6,7 @@ import type { ServerConfig } from './config/config.js';
 import { createPool } from './db/pool.js';
 import { createPrismaClient } from './db/prisma.js';
 import type { Lifecycle } from './http/health.js';
+import { answerParserErrorsAsProblems } from './http/parser-errors.js';
 import { createMetrics } from './observability/metrics.js';
 import { readVersion } from './version.js';
 
@@ -43,6 +44,7 @@ export async function startService(config: ServerConfig, logger: Logger): Promis
   const server = http.createServer(app);
   server.keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = config.HEADERS_TIMEOUT_MS;
+  answerParserErrorsAsProblems(server, logger);
 
   // Metrics on their own port so the public Service/Ingress never exposes them.
   const metricsServer = http.createServer((req, res) => {

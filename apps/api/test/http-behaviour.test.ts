@@ -135,6 +135,22 @@ describe('client address behind proxies (TRUST_PROXY)', () => {
     }
   });
 
+  it('with one trusted hop, keys on the entry the proxy added: addresses a client puts in front of it change nothing', async () => {
+    // ingress-nginx replaces X-Forwarded-For by default; even a proxy that appends (nginx's
+    // compute-full-forwarded-for) puts the address it saw last, and that is the one used.
+    const proxied = buildTestApp(database.url, { RATE_LIMIT_MAX: '2', TRUST_PROXY: '1' });
+    try {
+      const statuses: number[] = [];
+      for (const forged of ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4']) {
+        const res = await request(proxied.app).get('/api/items').set('X-Forwarded-For', `${forged}, 203.0.113.7`);
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 429, 429]);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('with TRUST_PROXY=0 (default), ignores X-Forwarded-For so clients cannot dodge the limit', async () => {
     const direct = buildTestApp(database.url, { RATE_LIMIT_MAX: '1' });
     try {

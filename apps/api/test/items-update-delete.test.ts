@@ -95,6 +95,35 @@ describe('PUT /api/items/:id', () => {
     expect(await row()).toMatchObject({ name: 'Kettle', version: 1 });
   });
 
+  // The version column is a 32-bit integer: a tag naming a version it cannot hold (or an id or
+  // version spelled differently from the ETag the server sends) can never match.
+  const unmatchable = (itemId: number) => [
+    `"${itemId}.2147483648"`,
+    `"${itemId}.${'9'.repeat(400)}"`,
+    `"${itemId}.0"`,
+    `"${itemId}.01"`,
+    `"0${itemId}.1"`,
+    `"${'9'.repeat(400)}.1"`,
+    `"${itemId}.1", "${itemId}.99999999999999999999"`,
+  ];
+
+  it('answers 412 (never 500) for If-Match versions beyond the version column or not spelled as sent, changing nothing', async () => {
+    const statuses = [];
+    for (const tag of unmatchable(id)) {
+      const res = await request(api.app).put(`/api/items/${id}`).set('If-Match', tag).send({ name: 'x' });
+      statuses.push([tag.slice(0, 40), res.status, res.headers['content-type']]);
+    }
+    // The last header also names the current version: that one matches.
+    expect(statuses).toEqual(
+      unmatchable(id).map((tag, i, all) => [
+        tag.slice(0, 40),
+        i === all.length - 1 ? 200 : 412,
+        expect.stringMatching(/^application\/(problem\+)?json/),
+      ]),
+    );
+    expect(await row()).toMatchObject({ name: 'x', version: 2 });
+  });
+
   it('accepts If-Match: * for an existing item and answers 404 for a missing one', async () => {
     await request(api.app).put(`/api/items/${id}`).set('If-Match', '*').send({ name: 'any' }).expect(200);
     expect((await request(api.app).put('/api/items/999999').set('If-Match', '*').send({ name: 'x' })).status).toBe(404);
@@ -128,6 +157,17 @@ describe('DELETE /api/items/:id', () => {
   it('answers 400 for an invalid id', async () => {
     expect((await request(api.app).delete('/api/items/-3')).status).toBe(400);
     expect(await row()).toBeDefined();
+  });
+
+  it('answers 412 (never 500) for If-Match versions beyond the version column, and deletes nothing', async () => {
+    for (const tag of [`"${id}.2147483648"`, `"${id}.${'9'.repeat(400)}"`, `"${'9'.repeat(400)}.1"`]) {
+      const res = await request(api.app).delete(`/api/items/${id}`).set('If-Match', tag);
+      expect([tag.slice(0, 40), res.status]).toEqual([tag.slice(0, 40), 412]);
+    }
+    expect((await request(api.app).delete('/api/items/999999').set('If-Match', '"999999.2147483648"')).status).toBe(
+      404,
+    );
+    expect(await row()).toMatchObject({ name: 'Kettle', version: 1 });
   });
 
   it('honours If-Match: 412 and nothing deleted when the item changed', async () => {

@@ -1,7 +1,16 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ITEMS_PATH, ITEM_PATH } from '../items/routes.js';
-import { healthReport, item, itemIdParams, itemInput, listItemsQuery, problem } from '../items/schemas.js';
+import {
+  healthReport,
+  item,
+  itemIdParams,
+  itemInput,
+  listItemsQuery,
+  liveness,
+  problem,
+  shuttingDown,
+} from '../items/schemas.js';
 
 /** Express path `/a/:id` -> OpenAPI path `/a/{id}`. */
 export const toOpenApiPath = (expressPath: string) => expressPath.replace(/:(\w+)/g, '{$1}');
@@ -10,6 +19,12 @@ const problemResponse = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: problem } },
 });
+
+/**
+ * `If-None-Match: *` matches any current representation, so a GET carrying it is answered 304
+ * (RFC 9110 §13.1.2) on every route that has one; item routes also compare their ETag.
+ */
+const notModified = { 304: { description: 'Not modified: If-None-Match matched (`*` always does)' } };
 
 const etagHeader = z.string().openapi({ description: 'Strong validator for If-Match / If-None-Match' });
 
@@ -40,6 +55,7 @@ export function buildOpenApiDocument(version: string, bodyLimit: string) {
         headers: z.object({ Link: z.string().optional() }),
         content: { 'application/json': { schema: z.array(item) } },
       },
+      ...notModified,
       400: problemResponse('Invalid limit or after'),
       ...common,
     },
@@ -68,7 +84,7 @@ export function buildOpenApiDocument(version: string, bodyLimit: string) {
     request: { params: itemIdParams },
     responses: {
       200: { description: 'The item', headers: z.object({ ETag: etagHeader }), content: itemJson },
-      304: { description: 'Not modified (If-None-Match matched)' },
+      ...notModified,
       400: problemResponse('The id is not a positive integer in range'),
       404: problemResponse('No such item'),
       ...common,
@@ -110,6 +126,7 @@ export function buildOpenApiDocument(version: string, bodyLimit: string) {
     summary: 'Health report with a database check',
     responses: {
       200: { description: 'Healthy', content: health },
+      ...notModified,
       503: { description: 'Database failing', content: health },
     },
   });
@@ -117,25 +134,47 @@ export function buildOpenApiDocument(version: string, bodyLimit: string) {
     method: 'get',
     path: '/health/live',
     summary: 'Liveness: the process is running (never touches the database)',
-    responses: { 200: { description: 'Alive', content: health } },
+    responses: {
+      200: { description: 'Alive', content: { 'application/health+json': { schema: liveness } } },
+      ...notModified,
+    },
   });
   registry.registerPath({
     method: 'get',
     path: '/health/ready',
     summary: 'Readiness: database reachable and not shutting down',
-    responses: { 200: { description: 'Ready', content: health }, 503: { description: 'Not ready', content: health } },
+    responses: {
+      200: { description: 'Ready', content: health },
+      ...notModified,
+      503: {
+        description: 'Not ready: the database check failed, or shutdown has started (then without a check)',
+        content: { 'application/health+json': { schema: z.union([healthReport, shuttingDown]) } },
+      },
+    },
   });
   registry.registerPath({
     method: 'get',
     path: '/openapi.json',
     summary: 'This document',
-    responses: { 200: { description: 'OpenAPI 3.1 document' } },
+    responses: {
+      200: {
+        description: 'OpenAPI 3.1 document',
+        content: { 'application/json': { schema: z.object({ openapi: z.literal('3.1.0') }).loose() } },
+      },
+      ...notModified,
+    },
   });
   registry.registerPath({
     method: 'get',
     path: '/docs',
-    summary: 'Interactive documentation (Swagger UI)',
-    responses: { 200: { description: 'HTML page' } },
+    summary: 'Interactive documentation (Swagger UI); /docs redirects to /docs/, which serves the page',
+    responses: {
+      200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } },
+      301: { description: 'From /docs to /docs/ (the page loads its assets relative to it)' },
+      ...notModified,
+      404: problemResponse('No such file below /docs/'),
+      405: problemResponse('Only GET and HEAD'),
+    },
   });
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -143,7 +182,10 @@ export function buildOpenApiDocument(version: string, bodyLimit: string) {
     info: {
       title: 'Items API',
       version,
-      description: 'CRUD over items. Every error is application/problem+json (RFC 9457).',
+      description:
+        'CRUD over items. Every error is application/problem+json (RFC 9457), including those of the HTTP parser ' +
+        '(400 malformed request, 408 request timeout, 431 headers too large, 417 unsupported Expect), which ' +
+        'carry a request id but, having no parsed URL, an `instance` of the form urn:uuid:<requestId>.',
     },
   });
 }

@@ -42,6 +42,25 @@ export const listItemsQuery = z
 const hasNoNul = (text: string) => !text.includes('\u0000');
 const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
 
+/**
+ * Length in characters as PostgreSQL's varchar(n) and JSON Schema's maxLength count them: code
+ * points (String#length counts UTF-16 units, so an emoji would count twice).
+ */
+const codePoints = (text: string) => [...text].length;
+const atMost = (max: number) =>
+  [(text: string) => codePoints(text) <= max, `must be at most ${max} characters`] as const;
+
+const NAME_MAX = 200;
+const DESCRIPTION_MAX = 2000;
+
+/**
+ * The name rule as a JSON Schema pattern, for the document: optional surrounding whitespace
+ * (what trim() removes is exactly ECMAScript's \s), then 1–200 characters that start and end
+ * with a non-whitespace one, no NUL anywhere.
+ */
+const NAME_PATTERN = `^\\s*[^\\s\\u0000](?:[^\\u0000]{0,${NAME_MAX - 2}}[^\\s\\u0000])?\\s*$`;
+const NO_NUL_PATTERN = '^[^\\u0000]*$';
+
 /** Body of POST and PUT: the whole writable state of an item. Unknown fields are rejected. */
 export const itemInput = z
   .object({
@@ -49,16 +68,25 @@ export const itemInput = z
       .string()
       .trim()
       .min(1, 'must not be empty')
-      .max(200, 'must be at most 200 characters')
+      .refine(...atMost(NAME_MAX))
       .refine(hasNoNul, NUL_MESSAGE)
-      .openapi({ example: 'Coffee grinder', description: '1–200 characters after trimming' }),
+      .openapi({
+        example: 'Coffee grinder',
+        pattern: NAME_PATTERN,
+        description: `Leading and trailing whitespace is removed; what remains must be 1–${NAME_MAX} characters (code points) without U+0000.`,
+      }),
     description: z
       .string()
-      .max(2000, 'must be at most 2000 characters')
+      .refine(...atMost(DESCRIPTION_MAX))
       .refine(hasNoNul, NUL_MESSAGE)
       .nullable()
       .optional()
-      .openapi({ example: 'Burr grinder, 40 settings', description: 'Up to 2000 characters' }),
+      .openapi({
+        example: 'Burr grinder, 40 settings',
+        maxLength: DESCRIPTION_MAX,
+        pattern: NO_NUL_PATTERN,
+        description: `Up to ${DESCRIPTION_MAX} characters (code points), without U+0000; stored as sent.`,
+      }),
   })
   .strict()
   .openapi('ItemInput');
@@ -109,3 +137,11 @@ export const healthReport = z
     }),
   })
   .openapi('Health');
+
+/** /health/live: the process answers; no database check, so no `checks`. */
+export const liveness = z.object({ status: z.literal('pass'), version: z.string() }).openapi('Liveness');
+
+/** /health/ready once shutdown has started: failing on purpose, without asking the database. */
+export const shuttingDown = z
+  .object({ status: z.literal('fail'), version: z.string(), output: z.literal('shutting down') })
+  .openapi('ShuttingDown');
