@@ -26,10 +26,11 @@
 #
 # Environment:
 #   CONTAINERD_ADDRESS     containerd's socket (default: from cluster.env)
-#   PYTHON_API_CLUSTER_DIR cluster state dir (default /var/tmp/python-api-cluster); BuildKit's
-#                          state lives in its buildkit/ (kept, so a second run is cached)
+#   PYTHON_API_CLUSTER_DIR cluster state dir (default /var/tmp/python-api-cluster)
 #   PYTHON_API_TOOLS_CACHE cache root (default ~/.cache/python-api-tools); base images are
-#                          cached in its images/<name>-<key>/ and only imported on a second run
+#                          cached in its images/<name>-<key>/ and only imported on a second run;
+#                          BuildKit's state (its layer cache) in its buildkit/, one build at a time
+#   PYTHON_API_BUILDKIT_DIR BuildKit's state elsewhere
 #                          Build logs: $PYTHON_API_CLUSTER_DIR/logs/images/.
 #   IMAGES_REPORT          where the summary table goes too (default $PYTHON_API_CLUSTER_DIR/images.tsv)
 #   IMAGES_CGROUP_PARENT   cgroup (relative to each hierarchy's root) under which BuildKit's RUN
@@ -406,7 +407,13 @@ fi
 # run in the network namespace of containerd's shims: the cluster node's, which has no way out.)
 # --------------------------------------------------------------------------------------
 [[ -x "$BUILDKITD" && -x "$BUILDCTL" ]] || bash "$ROOT/scripts/install-tools.sh" buildkit >&2
-BUILDKIT_ROOT="$STATE/buildkit"
+# BuildKit's state (its layer cache: npm ci, apt-get) lives beside the base images, outside the
+# cluster's state, so a new cluster (or CI on this machine) rebuilds only what changed. One build at
+# a time uses it: the lock is held until this script exits.
+BUILDKIT_ROOT="${PYTHON_API_BUILDKIT_DIR:-$(dirname "$CACHE")/buildkit}"
+mkdir -p "$(dirname "$BUILDKIT_ROOT")"
+exec {buildkit_lock}>"$BUILDKIT_ROOT.lock"
+flock "$buildkit_lock"
 LOGS="$STATE/logs/images"
 mkdir -p "$BUILDKIT_ROOT" "$LOGS"
 BUILDKIT_SOCK="$WORK/buildkitd.sock"

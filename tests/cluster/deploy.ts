@@ -21,7 +21,7 @@ import { crdFiles, parseObjects, type KubeObject } from '../support/kube-apiserv
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { freePort, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { REPO_ROOT, runOk, tool } from '../support/tools.js';
-import type { RealCluster } from './cluster.js';
+import type { RealCluster } from '../support/real-cluster.js';
 
 export const NS = 'python-api-ns';
 export const APP = 'python-api-dev';

@@ -4,11 +4,11 @@
 // and the controllers running, until SIGTERM (`npm run cluster:down`) stops them.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CLUSTER_DIR, connectCluster } from './cluster.js';
+import { CLUSTER_DIR, RealCluster } from '../support/real-cluster.js';
 import { APP, NS, STAND_INS, deployDev } from './deploy.js';
 import { runOk } from '../support/tools.js';
 
-const cluster = connectCluster();
+const cluster = new RealCluster();
 const deployment = await deployDev(cluster);
 let stopping = false;
 const stop = async (code: number) => {

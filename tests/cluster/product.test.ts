@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectCluster, type RealCluster } from './cluster.js';
+import { RealCluster } from '../support/real-cluster.js';
 import { NS, deployDev, type DevDeployment } from './deploy.js';
 import { note } from '../support/notes.js';
 
@@ -128,7 +128,7 @@ async function converged(): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  cluster = connectCluster();
+  cluster = new RealCluster();
   deployment = await deployDev(cluster);
   for (const what of deployment.standIns) note({ kind: 'stand-in', what });
 }, 300_000);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sleep } from './processes.js';
-import { run, runOk, tool, toolsEnv, type RunResult } from './tools.js';
+import { run, runOk, tool, toolsEnv, type RunOptions, type RunResult } from './tools.js';
 
 export const CLUSTER_DIR = process.env.PYTHON_API_CLUSTER_DIR ?? '/var/tmp/python-api-cluster';
 
@@ -59,10 +59,23 @@ export function readClusterEnv(dir = CLUSTER_DIR): ClusterEnv {
   const env = { dir } as ClusterEnv;
   for (const [field, key] of Object.entries(KEYS) as [keyof typeof KEYS, string][]) {
     const value = values.get(key);
-    if (!value) throw new Error(`${file} has no ${key}: was it written by an older scripts/cluster/up.sh?`);
-    env[field] = value;
+    // The product suite runs on kind too (scripts/cluster/kind/up.sh), which has only these.
+    if (!value && PROVIDER_KEYS.has(key)) {
+      throw new Error(`${file} has no ${key}: was it written by an older scripts/cluster/up.sh?`);
+    }
+    env[field] = value ?? '';
   }
   return env;
+}
+
+/** What every cluster provider writes; the rest is this machine's node only ('' elsewhere). */
+const PROVIDER_KEYS = new Set(['KUBECONFIG', 'NODE_NAME', 'NODE_IP', 'NODE_EXEC', 'CONTAINERD_ADDRESS']);
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  json<T = unknown>(): T;
 }
 
 export class RealCluster {
@@ -72,6 +85,63 @@ export class RealCluster {
   constructor(env: ClusterEnv = readClusterEnv()) {
     this.env = env;
     this.processEnv = toolsEnv({ KUBECONFIG: env.kubeconfig });
+  }
+
+  /** The cluster's state directory (cluster.env, images.tsv). */
+  get dir(): string {
+    return this.env.dir;
+  }
+
+  get kubeconfig(): string {
+    return this.env.kubeconfig;
+  }
+
+  get nodeIp(): string {
+    return this.env.nodeIp;
+  }
+
+  /** Runs a program on the host with the cluster's KUBECONFIG; never throws for a non-zero exit. */
+  run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return run(file, args, { env: this.processEnv, timeoutMs: 180_000, ...options });
+  }
+
+  /**
+   * Runs a program in the node's network namespace, where ClusterIPs and NodePorts route through
+   * kube-proxy: NODE_EXEC is scripts/cluster/node-exec.sh here, `docker exec -i <node>` on kind.
+   */
+  inNode(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const [command, ...prefix] = this.env.nodeExec.split(' ');
+    return this.run(command!, [...prefix, file, ...args], options);
+  }
+
+  /** One HTTP request from the node (curl in its network namespace). */
+  async http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    const args = ['-sS', '--max-time', '10', '-X', method, '-D', '-', '-o', '-', url];
+    for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+    if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', '@-');
+    const result = await this.inNode('curl', args, body === undefined ? {} : { input: JSON.stringify(body) });
+    if (result.code !== 0) throw new Error(`curl ${method} ${url} failed (exit ${result.code}): ${result.stderr}`);
+    const split = result.stdout.indexOf('\r\n\r\n');
+    const head = result.stdout.slice(0, split).split('\r\n');
+    const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(head[0] ?? '')?.[1]);
+    const parsed: Record<string, string> = {};
+    for (const line of head.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) parsed[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const text = result.stdout.slice(split + 4);
+    return { status, headers: parsed, body: text, json: <T>() => JSON.parse(text) as T };
+  }
+
+  /** Gives an image in the node's containerd a second name (what pushing a new tag does). */
+  async tagImage(source: string, target: string): Promise<void> {
+    // Kubernetes names an image without a registry docker.io/library/<name>; containerd stores that.
+    const full = (name: string) => (name.includes('/') ? name : `docker.io/library/${name}`);
+    const result = await this.inNode('ctr', [
+      ...['--address', this.env.containerdAddress, '--namespace', 'k8s.io'],
+      ...['images', 'tag', '--force', full(source), full(target)],
+    ]);
+    if (result.code !== 0) throw new Error(`ctr images tag ${source} ${target} failed:\n${result.stderr}`);
   }
 
   /** kubectl with the cluster's KUBECONFIG; never throws for a non-zero exit (assert on `code`). */
@@ -115,7 +185,7 @@ export class RealCluster {
     what: string,
     check: () => Promise<T | undefined | false | null>,
     timeoutMs = 120_000,
-    details?: () => Promise<string>,
+    details?: () => Promise<string> | string,
   ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let lastError = '';
@@ -127,7 +197,11 @@ export class RealCluster {
         lastError = (error as Error).message;
       }
       if (Date.now() > deadline) {
-        const more = details ? await details().catch((error: Error) => error.message) : '';
+        const more = details
+          ? await Promise.resolve()
+              .then(details)
+              .catch((error: Error) => error.message)
+          : '';
         throw new Error(
           `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `\nlast error: ${lastError}` : ''}\n${more}`,
         );
