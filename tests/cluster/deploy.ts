@@ -9,6 +9,7 @@
 //   bootstrap.sh's install of Argo CD's workloads and the root Application (whose platform wave
 //   starts with those workloads, cert-manager's chart and the monitoring charts) are not used; what
 //   the controllers read from argocd/ (CRDs, argocd-cm, projects) is applied from the same render.
+// - KSOPS cannot be built here: tests/support/ksops-exec.mjs plays it (overlays.ts notes it).
 // - No cert-manager controller and no ingress controller run here: their stand-ins mark the Issuer
 //   and Certificate Ready and publish the Ingress's address, nothing more, so that Argo CD's health
 //   checks of those objects can finish.
@@ -29,7 +30,6 @@ export const APP = 'python-api-dev';
 /** What this deployment does differently from a user's cluster: printed in the run's summary. */
 export const STAND_INS = [
   'Argo CD: application controller + repo-server run as local processes (ARGOCD_RUNTIME_VERSION build), not as pods; no root/platform Applications',
-  'KSOPS: tests/support/ksops-exec.mjs decrypts with the real sops (KSOPS cannot be built here)',
   'cert-manager: no controller; a stand-in marks the dev Issuer and Certificate Ready',
   'ingress controller: none; a stand-in publishes the Ingress address',
 ] as const;

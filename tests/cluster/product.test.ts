@@ -141,6 +141,23 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
   it('first sync on an empty cluster converges: Synced/Healthy, postgres-0 Ready on a Bound claim, the migration Job Complete with the items table, 3 API pods Ready', async () => {
     await cluster.until('python-api-dev to be Synced and Healthy', converged, 480_000, details);
 
+    // What the later tests address (read first, so that one failed check below does not fail them all).
+    const service = await cluster.json<{ spec: { clusterIP: string; ports: { name: string; nodePort?: number }[] } }>([
+      '-n',
+      NS,
+      'get',
+      'service',
+      'app-service',
+    ]);
+    clusterIp = service.spec.clusterIP;
+    apiImage = (
+      await cluster.json<{ spec: { template: { spec: { containers: { image: string }[] } } } }>([
+        ...['-n', NS, 'get', 'deployment', 'python-api'],
+      ])
+    ).spec.template.spec.containers[0]!.image;
+    nodePort = service.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
+    expect(nodePort).toBeGreaterThan(0);
+
     const postgres = await cluster.json<Pod>(['-n', NS, 'get', 'pod', 'postgres-0']);
     expect(isReady(postgres)).toBe(true);
     const claim = await cluster.json<{
@@ -165,29 +182,13 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
       ...[
         'sh',
         '-c',
-        `psql -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "select to_regclass('public.items')"`,
+        `psql -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -tAc "select to_regclass('public.items')"`,
       ],
     ]);
     expect(table.trim()).toBe('items');
 
     const pods = await apiPods();
     expect(pods.filter(isReady)).toHaveLength(3);
-
-    const service = await cluster.json<{ spec: { clusterIP: string; ports: { name: string; nodePort?: number }[] } }>([
-      '-n',
-      NS,
-      'get',
-      'service',
-      'app-service',
-    ]);
-    clusterIp = service.spec.clusterIP;
-    apiImage = (
-      await cluster.json<{ spec: { template: { spec: { containers: { image: string }[] } } } }>([
-        ...['-n', NS, 'get', 'deployment', 'python-api'],
-      ])
-    ).spec.template.spec.containers[0]!.image;
-    nodePort = service.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
-    expect(nodePort).toBeGreaterThan(0);
   });
 
   it('app-service answers create, read, list, update and delete through its ClusterIP and its NodePort (kube-proxy)', async () => {
@@ -350,7 +351,7 @@ console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('co
       const readyAfter = Date.now() - back;
 
       console.log(
-        `database outage: API NotReady ${notReadyAfter} ms after PostgreSQL was gone, Ready ${readyAfter} ms after it was back`,
+        `database outage: API NotReady ${notReadyAfter} ms after the scale-down, Ready ${readyAfter} ms after postgres-0 was Ready again`,
       );
       expect(notReadyAfter).toBeLessThanOrEqual(10_000);
       expect(readyAfter).toBeLessThanOrEqual(30_000);
