@@ -105,11 +105,17 @@ async function runInPod(
 interface LoadSummary {
   requests: number;
   failed: number;
+  retried: number;
   failures: Record<string, number>;
 }
-async function load(name: string, url: string, seconds: number, concurrency: number): Promise<LoadSummary> {
+async function load(name: string, url: string, seconds: number, concurrency: number, rate = 0): Promise<LoadSummary> {
   const { output } = await runInPod('default', name, await readFile(LOAD, 'utf8'), {
-    env: { LOAD_URL: url, LOAD_SECONDS: String(seconds), LOAD_CONCURRENCY: String(concurrency) },
+    env: {
+      LOAD_URL: url,
+      LOAD_SECONDS: String(seconds),
+      LOAD_CONCURRENCY: String(concurrency),
+      LOAD_RATE: String(rate),
+    },
     timeoutMs: (seconds + 120) * 1000,
   });
   return JSON.parse(output.trim().split('\n').pop() ?? '{}') as LoadSummary;
@@ -361,6 +367,41 @@ console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('co
     }
   });
 
+  it('the HPA reads real CPU from metrics-server and scales the API up under load', async () => {
+    const start = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
+    await cluster.until(
+      'the HPA to report a CPU utilisation from metrics-server',
+      async () => {
+        const hpa = await cluster.json<{
+          status: { currentMetrics?: { resource?: { name: string; current: { averageUtilization?: number } } }[] };
+        }>(['-n', NS, 'get', 'hpa', 'python-api']);
+        return hpa.status.currentMetrics?.some(
+          (m) => m.resource?.name === 'cpu' && m.resource.current.averageUtilization !== undefined,
+        );
+      },
+      180_000,
+      details,
+    );
+    const traffic = load('hpa-load', `${SERVICE_URL}/api/items?limit=50`, 180, 16);
+    const scaled = await cluster.until(
+      'the HPA to add API pods',
+      async () => {
+        const d = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
+        return d.spec.replicas > start.spec.replicas ? d.spec.replicas : false;
+      },
+      240_000,
+      details,
+    );
+    console.log(`HPA: ${start.spec.replicas} -> ${scaled} replicas under load`);
+    expect(scaled).toBeGreaterThan(start.spec.replicas);
+    // The HPA owns the replica count: Argo CD neither reverts it nor reports drift (ignoreDifferences).
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    const after = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
+    expect(after.spec.replicas).toBeGreaterThan(start.spec.replicas);
+    expect((await deployment.application()).sync?.status).toBe('Synced');
+    await traffic;
+  });
+
   it('a release committed to Git rolls out under steady load with zero failed requests and never fewer than 75% of the pods Ready', async () => {
     const { id } = (await cluster.http('POST', api('/api/items'), { name: 'read during the release' })).json<Item>();
     const release = path.join(deployment.fork.dir, 'gitops/overlays/dev/release/kustomization.yaml');
@@ -373,7 +414,9 @@ console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('co
       await cluster.tagImage(`${name}:${current}`, `${name}:${next}`);
     }
 
-    const traffic = load('release-load', `${SERVICE_URL}/api/items/${id}`, 150, 8);
+    // Steady, not saturating: 4 clients at 4 requests/s each stay under the rate limit (600/min per
+    // client and pod) and the HPA's CPU target, so the replica count is the rollout's alone.
+    const traffic = load('release-load', `${SERVICE_URL}/api/items/${id}`, 150, 4, 4);
     await new Promise((resolve) => setTimeout(resolve, 15_000));
     await writeFile(release, text.replaceAll(`newTag: "${current}"`, `newTag: "${next}"`));
     await deployment.git(
@@ -411,41 +454,6 @@ console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('co
     expect({ failed: summary.failed, failures: summary.failures }).toEqual({ failed: 0, failures: {} });
     expect(lowest).toBeGreaterThanOrEqual(0.75);
     await cluster.until('Argo CD to report the release Synced and Healthy', converged, 120_000, details);
-  });
-
-  it('the HPA reads real CPU from metrics-server and scales the API up under load', async () => {
-    const start = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
-    await cluster.until(
-      'the HPA to report a CPU utilisation from metrics-server',
-      async () => {
-        const hpa = await cluster.json<{
-          status: { currentMetrics?: { resource?: { name: string; current: { averageUtilization?: number } } }[] };
-        }>(['-n', NS, 'get', 'hpa', 'python-api']);
-        return hpa.status.currentMetrics?.some(
-          (m) => m.resource?.name === 'cpu' && m.resource.current.averageUtilization !== undefined,
-        );
-      },
-      180_000,
-      details,
-    );
-    const traffic = load('hpa-load', `${SERVICE_URL}/api/items?limit=50`, 240, 16);
-    const scaled = await cluster.until(
-      'the HPA to add API pods',
-      async () => {
-        const d = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
-        return d.spec.replicas > start.spec.replicas ? d.spec.replicas : false;
-      },
-      240_000,
-      details,
-    );
-    console.log(`HPA: ${start.spec.replicas} -> ${scaled} replicas under load`);
-    expect(scaled).toBeGreaterThan(start.spec.replicas);
-    // The HPA owns the replica count: Argo CD neither reverts it nor reports drift (ignoreDifferences).
-    await new Promise((resolve) => setTimeout(resolve, 15_000));
-    const after = await cluster.json<{ spec: { replicas: number } }>(['-n', NS, 'get', 'deployment', 'python-api']);
-    expect(after.spec.replicas).toBeGreaterThan(start.spec.replicas);
-    expect((await deployment.application()).sync?.status).toBe('Synced');
-    await traffic;
   });
 
   it('drift is healed: a Service deleted by hand is recreated by Argo CD and routes again', async () => {
