@@ -32,9 +32,10 @@ const failures = {};
 let requests = 0;
 let retried = 0;
 
-function send() {
+/** One GET: over the pool's keep-alive connections, or (for a retry) over a connection of its own. */
+function send(fresh = false) {
   return new Promise((resolve) => {
-    const request = http.get(url, { agent, timeout: 5_000 }, (response) => {
+    const request = http.get(url, { agent: fresh ? false : agent, timeout: 5_000 }, (response) => {
       response.resume();
       response.on('end', () => resolve({ status: response.statusCode }));
     });
@@ -47,7 +48,8 @@ async function once() {
   let answer = await send();
   if (answer.error && answer.reused && ['ECONNRESET', 'EPIPE'].includes(answer.error.code)) {
     retried += 1;
-    answer = await send();
+    // Not through the pool: its other idle connections may lead to the same terminating pod.
+    answer = await send(true);
   }
   if (answer.error) {
     const cause = answer.error.code ?? answer.error.message;

@@ -233,8 +233,17 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
     const scrape = await runInPod(
       'monitoring',
       'scraper',
-      `const answer = await fetch(process.env.URL);
-console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('content-type'), body: await answer.text() }));`,
+      // kube-router admits a new namespace's pods a moment after they start: retry, as a scraper does.
+      `for (let attempt = 1; ; attempt++) {
+  try {
+    const answer = await fetch(process.env.URL, { signal: AbortSignal.timeout(3000) });
+    console.log(JSON.stringify({ status: answer.status, type: answer.headers.get('content-type'), body: await answer.text() }));
+    break;
+  } catch (error) {
+    if (attempt === 30) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}`,
       { env: { URL: `${SERVICE_URL}:9464/metrics` } },
     );
     const metrics = JSON.parse(scrape.output.trim()) as { status: number; type: string; body: string };
