@@ -498,6 +498,13 @@ install_tool() {
   for bin in $(tool_binaries "$tool"); do
     place "$cdir/bin/$bin" "$BIN_DIR/$bin"
   done
+  # PostgreSQL's programs live in a tree of their own next to their wrappers: linked into
+  # .tools/bin too, so the unprivileged postgres user (the drill's initdb refuses root) can
+  # reach them without a way into the cache under root's home.
+  if [[ "$tool" == postgresql ]]; then
+    rm -rf "$BIN_DIR/pginstall"
+    cp -al "$cdir/bin/pginstall" "$BIN_DIR/pginstall" 2>/dev/null || cp -a "$cdir/bin/pginstall" "$BIN_DIR/pginstall"
+  fi
   printf '%-24s %-9s %-14s [%s]\n' "$tool" "$version" "$status" "$(tool_binaries "$tool" | sed 's/ /, /g')"
 }
 
