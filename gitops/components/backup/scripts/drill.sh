@@ -18,15 +18,17 @@ mkdir -p "$data" "$socket"
 stop_server() { pg_ctl stop -D "$data" -m immediate >/dev/null 2>&1 || true; }
 trap stop_server EXIT
 
+# From here on every libpq setting points at the throwaway server, never the source (the
+# server itself also reads PGPORT, so it must not inherit the source's).
+export PGHOST="$socket" PGPORT=5432 PGUSER=drill PGDATABASE=drill
+unset PGPASSWORD
+
 started=$SECONDS
 initdb --pgdata="$data" --username=drill --auth=trust --no-instructions >/dev/null || die "initdb failed"
 pg_ctl start --pgdata="$data" --wait --log="$DRILL_DIR/server.log" \
-  -o "-c listen_addresses='' -c unix_socket_directories='$socket' -c fsync=off" >/dev/null ||
+  -o "-c listen_addresses='' -c port=$PGPORT -c unix_socket_directories='$socket' -c fsync=off" >/dev/null ||
   { cat "$DRILL_DIR/server.log" >&2; die "the throwaway server did not start"; }
 
-# From here on every libpq setting points at the throwaway server, never the source.
-export PGHOST="$socket" PGUSER=drill PGDATABASE=drill
-unset PGPASSWORD PGPORT
 psql -X -q -d postgres -c 'CREATE DATABASE drill' || die "could not create the drill database"
 pg_restore --dbname=drill --no-owner --no-privileges --exit-on-error "$file" || die "pg_restore into the throwaway server failed"
 bash "$here/compare-counts.sh" "$file.counts"
