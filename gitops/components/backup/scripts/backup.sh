@@ -20,6 +20,8 @@ started=$SECONDS
 
 # One session holds the snapshot open while pg_dump reads it and the rows are counted.
 coproc SNAPSHOT { exec psql -X -q -A -t -v ON_ERROR_STOP=1 -F $'\t'; }
+# Bash unsets SNAPSHOT_PID once the coprocess has exited: keep the pid for the final wait.
+snapshot_pid=$SNAPSHOT_PID
 to_snapshot() { printf '%s\n' "$@" >&"${SNAPSHOT[1]}"; }
 to_snapshot "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" "SELECT pg_export_snapshot();"
 IFS= read -r -t 60 snapshot <&"${SNAPSHOT[0]}" || die "could not open a snapshot on $PGDATABASE"
@@ -34,7 +36,7 @@ while IFS= read -r -t 300 line <&"${SNAPSHOT[0]}"; do
 done
 [[ "$line" == __end__ ]] || die "could not count the rows of the dump's snapshot"
 to_snapshot "COMMIT;" '\q'
-wait "$SNAPSHOT_PID" || true
+wait "$snapshot_pid" 2>/dev/null || true
 
 bash "$here/verify.sh" "$partial" || {
   rm -f -- "$partial"
