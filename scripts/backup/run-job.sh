@@ -31,7 +31,8 @@ esac
 job="$cronjob-manual-$(date -u +%Y%m%d%H%M%S)"
 # The Job is the CronJob's own template (owned by it, so its success counts for the
 # CronJob's status too), with DUMP set for restore and drill.
-if [[ "$action" == backup ]]; then
+# (kubectl set env prints nothing when the value is already the template's "latest".)
+if [[ "$action" == backup || "$dump" == latest ]]; then
   k create job "$job" --from="cronjob/$cronjob" >/dev/null
 else
   k create job "$job" --from="cronjob/$cronjob" --dry-run=client -o yaml |
