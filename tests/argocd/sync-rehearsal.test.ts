@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeObject } from '../support/kube-apiserver.js';
+import { sleep } from '../support/processes.js';
 import { ARGOCD_TITLE, NS, startRehearsal, type ApplicationStatus, type Rehearsal } from './rehearsal.js';
 
 jest.setTimeout(300_000);
@@ -94,8 +95,30 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
 
   // Retired here, proven with real pods by the real-cluster suite (tests/cluster/product.test.ts,
   // `npm run test:cluster`): the migration Job completing before the API starts, 3 API pods Ready,
-  // the HPA keeping its replica count, and a deleted Service healed. What stays above and below is
-  // what that cluster cannot run: Argo CD's own install and the root Application's platform waves.
+  // and a deleted Service healed. What stays is what that cluster cannot run (Argo CD's own install,
+  // the root Application's platform waves) and the scale-out the CI pin test below builds on.
+
+  it('leaves the replica count to the HPA: a scale-out stays, and the app stays Synced', async () => {
+    const scale = await r.server.request(
+      'PATCH',
+      `/apis/apps/v1/namespaces/${NS}/deployments/python-api/scale`,
+      { spec: { replicas: 5 } },
+      'application/merge-patch+json',
+    );
+    expect(scale.status).toBe(200);
+    await until('five ready replicas', async () => {
+      const d = await get<{ status: { readyReplicas?: number } }>(
+        `/apis/apps/v1/namespaces/${NS}/deployments/python-api`,
+      );
+      return d?.status.readyReplicas === 5;
+    });
+    // Several reconciliations (every 5 s) later, Argo CD has neither reverted nor flagged it.
+    await sleep(15_000);
+    const d = await get<{ spec: { replicas: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/python-api`);
+    expect(d?.spec.replicas).toBe(5);
+    const s = await application();
+    expect([s.sync?.status, s.health?.status]).toEqual(['Synced', 'Healthy']);
+  });
 
   it("syncs the API's monitoring next to it: ServiceMonitors, alert rules, the dashboard for Grafana", async () => {
     await until(`${MONITORING_APP} Synced and Healthy`, async () => {
