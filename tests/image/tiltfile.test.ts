@@ -206,7 +206,17 @@ describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
 
 describe('Tiltfile resources', () => {
   it('names the resources and orders them: setup, postgres, db-migrate, then api', () => {
-    expect(manifestNames(result).sort()).toEqual(['api', 'cluster-setup', 'db-migrate', 'postgres', 'reseed', 'tests']);
+    expect(manifestNames(result).sort()).toEqual([
+      'api',
+      'cluster-setup',
+      'db-migrate',
+      'postgres',
+      'postgres-backup',
+      'postgres-restore',
+      'postgres-restore-drill',
+      'reseed',
+      'tests',
+    ]);
     expect(resourceDeps(result, 'postgres')).toEqual(['cluster-setup']);
     expect(resourceDeps(result, 'db-migrate')).toEqual(['postgres']);
     expect(resourceDeps(result, 'api').sort()).toEqual(['db-migrate', 'postgres']);
@@ -230,6 +240,14 @@ describe('Tiltfile resources', () => {
     expect(new Set(k8sObjects(result, 'cluster-setup').map((o) => o.kind))).toEqual(
       new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Secret', 'NetworkPolicy']),
     );
+    for (const backup of ['postgres-backup', 'postgres-restore', 'postgres-restore-drill']) {
+      expect({ backup, deps: resourceDeps(result, backup) }).toEqual({ backup, deps: ['postgres'] });
+      expect({ backup, labels: labels(result, backup) }).toEqual({ backup, labels: ['backup'] });
+    }
+    expect(k8sObjects(result, 'postgres-backup').map(key).sort()).toEqual([
+      'CronJob/postgres-backup',
+      'PersistentVolumeClaim/postgres-backups',
+    ]);
     expect(labels(result, 'api')).toEqual(['app']);
     expect(labels(result, 'postgres')).toEqual(['database']);
   });
