@@ -24,9 +24,9 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind registry)
 # Built one after another, never in parallel: each takes minutes of both cores.
-HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit promtool prometheus tilt kwok argocd-runtime)
+HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit tilt promtool prometheus kwok argocd-runtime)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
@@ -62,6 +62,7 @@ tool_version() {
     local-path-provisioner) echo "$LOCAL_PATH_PROVISIONER_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     kind) echo "$KIND_VERSION" ;;
+    registry) echo "$REGISTRY_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     promtool | prometheus) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
@@ -83,7 +84,7 @@ tool_binaries() {
     kubernetes) echo "kube-apiserver kubectl" ;;
     kube-control-plane) echo "kube-controller-manager kube-scheduler" ;;
     kube-node) echo "kubelet kube-proxy" ;;
-    buildkit) echo "buildkitd buildctl" ;;
+    buildkit) echo "buildkitd buildctl dockerfile-frontend" ;;
     kwok) echo "kwok kwokctl" ;;
     argocd-runtime) echo "argocd" ;;
     redis) echo "redis-server" ;;
@@ -109,6 +110,9 @@ version_of() {
     metrics-server) "$path" --version ;;
     kube-router) "$path" --version ;;
     coredns) "$path" -version ;;
+    registry) "$path" --version ;;
+    # No version flag: the module version recorded in the binary.
+    dockerfile-frontend) go version -m "$path" | awk '$2 == "github.com/moby/buildkit" { print $3 }' ;;
     kind) "$path" version ;;
     kubectl) "$path" version --client ;;
     argocd) "$path" version --client --short ;;
@@ -289,7 +293,7 @@ build_kube_node() {
 # `go install` refuses BuildKit's main module (it carries exclude directives); a wrapper builds it.
 build_buildkit() {
   wrapper_build "$1" github.com/moby/buildkit "$BUILDKIT_VERSION" copy \
-    "github.com/moby/buildkit/cmd/buildkitd=buildkitd github.com/moby/buildkit/cmd/buildctl=buildctl" \
+    "github.com/moby/buildkit/cmd/buildkitd=buildkitd github.com/moby/buildkit/cmd/buildctl=buildctl github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend=dockerfile-frontend" \
     "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
 }
 build_metrics_server() {
@@ -309,6 +313,11 @@ build_local_path_provisioner() {
 # Cluster DNS (postgres-service, app-service by name), run on the node beside kubelet.
 build_coredns() {
   go_install "$1" "" "github.com/coredns/coredns@$COREDNS_VERSION"
+}
+# The image registry Tilt pushes to and the node pulls from (scripts/cluster/dev-loop.sh).
+build_registry() {
+  go_install "$1" "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" \
+    "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"
 }
 # The second cluster provider of the real-cluster suite, for CI machines with Docker.
 build_kind() { go_install "$1" "" "sigs.k8s.io/kind@$KIND_VERSION"; }

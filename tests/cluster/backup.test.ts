@@ -53,7 +53,7 @@ async function sql(query: string): Promise<string> {
       ...[
         'sh',
         '-c',
-        `psql -q -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$0"`,
+        `psql -q -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$0"`,
         query,
       ],
     ])

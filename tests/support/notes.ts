@@ -9,8 +9,11 @@ import { REPO_ROOT, TOOLS_BIN } from './tools.js';
 export const NOTES_FILE = path.join(REPO_ROOT, 'test-results', 'notes.jsonl');
 
 export interface Note {
-  /** stand-in: something else played a component; fallback: a claimed step did not happen as claimed. */
-  kind: 'stand-in' | 'fallback';
+  /**
+   * stand-in: something else played a component; fallback: a claimed step did not happen as claimed;
+   * measured: a time or size the run measured (the summary prints it, nothing asserts on it).
+   */
+  kind: 'stand-in' | 'fallback' | 'measured';
   what: string;
 }
 
