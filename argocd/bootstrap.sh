@@ -106,7 +106,7 @@ bash "$ROOT/scripts/secrets/argocd-key.sh" "$env_name"
 
 # --- 3. Grafana's admin password: random, created once, never in git --------------------------
 say "Creating the Grafana admin Secret (kept if it exists)"
-kubectl apply --server-side --field-manager=argocd-bootstrap -f "$ROOT/gitops/monitoring/namespace.yaml" >/dev/null
+kubectl apply --server-side --field-manager=argocd-bootstrap -f "$ROOT/gitops/apps/platform/monitoring/namespace.yaml" >/dev/null
 if kubectl -n monitoring get secret grafana-admin >/dev/null 2>&1; then
   echo "secret/grafana-admin exists, kept"
 else

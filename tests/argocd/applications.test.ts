@@ -2,8 +2,9 @@
 // sync policy. Argo CD itself is not running here, so these read the rendered Applications the
 // way Argo CD would and check the decisions docs/argocd.md explains.
 import { describe, expect, it } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../support/tools.js';
 import { ENVIRONMENTS, find, isApplication, render, sourcesOf, versions, wave, type Application } from './helpers.js';
 
@@ -134,5 +135,64 @@ describe('sync policies per environment', () => {
     expect((namespace.metadata.annotations as Record<string, string>)['argocd.argoproj.io/sync-options']).toBe(
       'Prune=false,Delete=false',
     );
+  });
+});
+
+describe('one template per kind of Application', () => {
+  // What an environment may set on the API's Application (gitops/apps/<env>/python-api.yaml); the
+  // rest comes from gitops/apps/base/python-api.yaml, so the environments cannot drift apart.
+  const ownFields = (app: Application) => {
+    const copy = structuredClone(app) as Application & {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+    };
+    delete (copy.metadata as { name?: string }).name;
+    delete copy.metadata.labels.environment;
+    delete copy.metadata.annotations['link.argocd.argoproj.io/external-link'];
+    delete copy.spec.info;
+    delete copy.spec.source!.path;
+    return copy;
+  };
+  // prod's documented exception (gitops/apps/prod/sync-policy.yaml).
+  const withoutSyncPolicy = (app: Application) => {
+    const copy = ownFields(app) as Application & { spec: { syncPolicy: { retry?: unknown } } };
+    delete copy.metadata.finalizers;
+    delete copy.spec.syncPolicy.automated;
+    delete copy.spec.syncPolicy.retry;
+    return copy;
+  };
+  const api = async (env: string) => find<Application>(await appsOf(env), 'Application', `python-api-${env}`);
+
+  it('the API Application differs between environments only in name, links, overlay and prod’s sync policy', async () => {
+    expect(ownFields(await api('staging'))).toEqual(ownFields(await api('dev')));
+    expect(withoutSyncPolicy(await api('prod'))).toEqual(withoutSyncPolicy(await api('dev')));
+    for (const env of ENVIRONMENTS) {
+      expect((await api(env)).metadata.labels).toMatchObject({ environment: env });
+    }
+  });
+
+  it('the root Application differs between environments only in the folder it syncs', async () => {
+    const root = async (env: string) => {
+      const copy = structuredClone(find<Application>(await appsOf(env), 'Application', 'root'));
+      expect(copy.spec.source?.path).toBe(`gitops/apps/${env}`);
+      delete copy.spec.source!.path;
+      return copy;
+    };
+    for (const env of ENVIRONMENTS) expect(await root(env)).toEqual(await root('dev'));
+  });
+
+  it('every file that declares an Application lives under gitops/apps/', () => {
+    const yamlFiles = (dir: string): string[] =>
+      readdirSync(path.join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => /\.ya?ml$/.test(f))
+        .map((f) => path.join(dir, f));
+    const declaring = ['gitops', 'argocd']
+      .flatMap(yamlFiles)
+      .filter((file) =>
+        parseAllDocuments(readFileSync(path.join(REPO_ROOT, file), 'utf8')).some(
+          (doc) => (doc.toJS() as { kind?: string } | null)?.kind === 'Application',
+        ),
+      );
+    expect(declaring.length).toBeGreaterThanOrEqual(10);
+    expect(declaring.filter((file) => !file.startsWith('gitops/apps/'))).toEqual([]);
   });
 });

@@ -119,7 +119,7 @@ describe.each(ENVIRONMENTS)('gitops/apps/%s (root, platform and API Applications
 describe('gitops/monitoring/python-api (ServiceMonitors, PrometheusRule, dashboard)', () => {
   it('is accepted by the API server with the prometheus-operator CRDs', async () => {
     await server.apply(
-      parseObjects(readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/namespace.yaml'), 'utf8'))[0]!,
+      parseObjects(readFileSync(path.join(REPO_ROOT, 'gitops/apps/platform/monitoring/namespace.yaml'), 'utf8'))[0]!,
     );
     const objects = await render('gitops/monitoring/python-api');
     expect(objects.map((o) => o.kind).sort()).toEqual([

@@ -90,7 +90,7 @@ describe('the log collector', () => {
     const values = readYaml<{ controller: { type: string }; alloy: { configMap: { content: string } } }>(
       'gitops/monitoring/values/alloy.yaml',
     );
-    const header = readFileSync(path.join(REPO_ROOT, 'gitops/monitoring/alloy.yaml'), 'utf8')
+    const header = readFileSync(path.join(REPO_ROOT, 'gitops/apps/platform/monitoring/alloy.yaml'), 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('#'))
       .join(' ');
@@ -109,7 +109,7 @@ describe('the log collector', () => {
     const docs = readFileSync(path.join(REPO_ROOT, 'docs/monitoring.md'), 'utf8');
     for (const name of ['kube-prometheus-stack', 'loki', 'alloy']) {
       const app = readYaml<{ spec: { sources: { chart?: string; targetRevision: string }[] } }>(
-        `gitops/monitoring/${name}.yaml`,
+        `gitops/apps/platform/monitoring/${name}.yaml`,
       );
       const chart = app.spec.sources.find((s) => s.chart === name);
       expect([name, docs.includes(`\`${name}\` ${chart?.targetRevision} |`)]).toEqual([name, true]);
