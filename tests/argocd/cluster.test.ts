@@ -125,6 +125,7 @@ describe('gitops/monitoring/python-api (ServiceMonitors, PrometheusRule, dashboa
     expect(objects.map((o) => o.kind).sort()).toEqual([
       'ConfigMap',
       'PrometheusRule',
+      'PrometheusRule',
       'ServiceMonitor',
       'ServiceMonitor',
     ]);

@@ -130,7 +130,10 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
       'postgres',
       'python-api',
     ]);
-    expect(await names('/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules')).toEqual(['python-api']);
+    expect(await names('/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules')).toEqual([
+      'postgres-backup',
+      'python-api',
+    ]);
     const dashboards = await list<KubeObject & { data: Record<string, string> }>(
       '/api/v1/namespaces/monitoring/configmaps?labelSelector=grafana_dashboard%3D1',
     );

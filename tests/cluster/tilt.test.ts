@@ -72,7 +72,12 @@ async function sql(query: string): Promise<string> {
   return (
     await cluster.kubectl([
       ...['-n', NS, 'exec', 'postgres-0', '-c', 'postgres', '--'],
-      ...['sh', '-c', 'psql -q -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -tAc "$0"', query],
+      ...[
+        'sh',
+        '-c',
+        'psql -q -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -tAc "$0"',
+        query,
+      ],
     ])
   ).trim();
 }
@@ -102,7 +107,10 @@ beforeAll(async () => {
       .split('\n')
       .map((line) => line.split('=', 2) as [string, string]),
   );
-  note({ kind: 'measured', what: `tilt: engine + registry ready (scripts/cluster/dev-loop.sh start) in ${seconds(started)} s` });
+  note({
+    kind: 'measured',
+    what: `tilt: engine + registry ready (scripts/cluster/dev-loop.sh start) in ${seconds(started)} s`,
+  });
 
   // The developer's checkout, with dev secrets encrypted to a fresh age key (the team's key is not here).
   checkout = await mkdtemp(path.join(os.tmpdir(), 'tilt-checkout-'));
@@ -148,23 +156,35 @@ describe('tilt on the real cluster', () => {
   it('`tilt ci` with the Tiltfile and the dev overlay brings cluster-setup, postgres, db-migrate, api and the backups ready on the first try, with images Tilt built', async () => {
     const port = await freePort();
     const started = Date.now();
-    const ci = await tilt(['ci', '--file', 'Tiltfile', '--port', String(port), '--timeout', '15m', '--', ...SETTINGS], 1_000_000);
+    const ci = await tilt(
+      ['ci', '--file', 'Tiltfile', '--port', String(port), '--timeout', '15m', '--', ...SETTINGS],
+      1_000_000,
+    );
     const firstReady = seconds(started);
-    expect({ code: ci.code, output: ci.code === 0 ? '' : `${ci.stdout}\n${ci.stderr}`.split('\n').slice(-60).join('\n') }).toEqual({
+    expect({
+      code: ci.code,
+      output: ci.code === 0 ? '' : `${ci.stdout}\n${ci.stderr}`.split('\n').slice(-60).join('\n'),
+    }).toEqual({
       code: 0,
       output: '',
     });
-    note({ kind: 'measured', what: `tilt: \`tilt ci\` from an empty namespace to every resource ready in ${firstReady} s (cold engine cache)` });
+    note({
+      kind: 'measured',
+      what: `tilt: \`tilt ci\` from an empty namespace to every resource ready in ${firstReady} s (cold engine cache)`,
+    });
 
     // Every pod runs what Tilt built and pushed: the registry's name, Tilt's content-hash tags.
     const pods = await apiPods();
     expect(pods).toHaveLength(3);
     for (const pod of pods) {
-      expect(pod.spec.containers.find((c) => c.name === 'api')?.image).toMatch(/^localhost:\d+\/python-api:tilt-[0-9a-f]+$/);
+      expect(pod.spec.containers.find((c) => c.name === 'api')?.image).toMatch(
+        /^localhost:\d+\/python-api:tilt-[0-9a-f]+$/,
+      );
     }
-    const job = await cluster.json<{ spec: { template: { spec: { containers: { image: string }[] } } }; status: { succeeded?: number } }>(
-      ['-n', NS, 'get', 'job', 'python-api-migrate'],
-    );
+    const job = await cluster.json<{
+      spec: { template: { spec: { containers: { image: string }[] } } };
+      status: { succeeded?: number };
+    }>(['-n', NS, 'get', 'job', 'python-api-migrate']);
     expect(job.status.succeeded).toBe(1);
     expect(job.spec.template.spec.containers[0]?.image).toMatch(/^localhost:\d+\/python-api-migrate:tilt-[0-9a-f]+$/);
     // The migration ran against the StatefulSet's database; the API answers through its Service.
@@ -181,7 +201,10 @@ describe('tilt on the real cluster', () => {
       logs(),
       tiltEnv,
     );
-    const wait = await tilt(['wait', '--port', String(tiltPort), '--for=condition=Ready', 'uiresource/api', '--timeout=600s'], 660_000);
+    const wait = await tilt(
+      ['wait', '--port', String(tiltPort), '--for=condition=Ready', 'uiresource/api', '--timeout=600s'],
+      660_000,
+    );
     expect({ code: wait.code, log: wait.code === 0 ? '' : tail(logs(), 40) }).toEqual({ code: 0, log: '' });
 
     const before = await apiPods();
@@ -189,7 +212,10 @@ describe('tilt on the real cluster', () => {
     const marker = `live-${Date.now()}`;
     const health = path.join(checkout, 'apps/api/src/http/health.ts');
     const source = await readFile(health, 'utf8');
-    const edited = source.replace("send(res, 200, { status: 'pass', version });", `send(res, 200, { status: 'pass', version, marker: '${marker}' });`);
+    const edited = source.replace(
+      "send(res, 200, { status: 'pass', version });",
+      `send(res, 200, { status: 'pass', version, marker: '${marker}' });`,
+    );
     expect(edited).not.toBe(source);
 
     const edit = Date.now();
@@ -208,21 +234,32 @@ describe('tilt on the real cluster', () => {
       details,
     );
     const latency = seconds(edit);
-    note({ kind: 'measured', what: `tilt: live update of apps/api/src/http/health.ts served by all 3 API pods ${latency} s after the write` });
+    note({
+      kind: 'measured',
+      what: `tilt: live update of apps/api/src/http/health.ts served by all 3 API pods ${latency} s after the write`,
+    });
 
     const after = await apiPods();
     expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
-    expect(after.map((p) => p.spec.containers.map((c) => c.image))).toEqual(before.map((p) => p.spec.containers.map((c) => c.image)));
+    expect(after.map((p) => p.spec.containers.map((c) => c.image))).toEqual(
+      before.map((p) => p.spec.containers.map((c) => c.image)),
+    );
     expect(after.map((p) => p.status.containerStatuses?.map((c) => c.restartCount))).toEqual(
       before.map((p) => p.status.containerStatuses?.map((c) => c.restartCount)),
     );
     expect(await builtImages()).toEqual(imagesBefore);
   });
 
+  // The Tiltfile's run('npm ci', trigger=[lockfile]) reinstalls inside the pod, from the npm registry:
+  // pods here have no route off the machine (docs/real-cluster.md), so it cannot succeed here.
+  it.skip('`tilt up`: a lockfile change reruns `npm ci` in the API pods [skipped: pods here have no route to the npm registry]', () => {});
+
   it('`tilt up`: a new migration rebuilds only the migration image and reruns the Job, which applies it', async () => {
     expect(tiltUp?.exitCode).toBeNull();
     const apiBefore = (await apiPods()).map((p) => p.metadata.uid).sort();
-    const jobBefore = (await cluster.json<{ metadata: { uid: string } }>(['-n', NS, 'get', 'job', 'python-api-migrate'])).metadata.uid;
+    const jobBefore = (
+      await cluster.json<{ metadata: { uid: string } }>(['-n', NS, 'get', 'job', 'python-api-migrate'])
+    ).metadata.uid;
     const name = `29991231000000_tilt_probe_${Date.now()}`;
     const started = Date.now();
     await mkdir(path.join(checkout, 'apps/api/prisma/migrations', name));
@@ -237,9 +274,13 @@ describe('tilt on the real cluster', () => {
       600_000,
       details,
     );
-    note({ kind: 'measured', what: `tilt: a new migration applied by the rerun db-migrate Job ${seconds(started)} s after the file was written` });
+    note({
+      kind: 'measured',
+      what: `tilt: a new migration applied by the rerun db-migrate Job ${seconds(started)} s after the file was written`,
+    });
 
-    const jobAfter = (await cluster.json<{ metadata: { uid: string } }>(['-n', NS, 'get', 'job', 'python-api-migrate'])).metadata.uid;
+    const jobAfter = (await cluster.json<{ metadata: { uid: string } }>(['-n', NS, 'get', 'job', 'python-api-migrate']))
+      .metadata.uid;
     expect(jobAfter).not.toBe(jobBefore);
     expect(await sql("select to_regclass('public.tilt_probe')")).toBe('tilt_probe');
     // The API pods only got the file by sync (apps/api/prisma is synced): none was replaced.
