@@ -145,7 +145,7 @@ LABEL moby.buildkit.frontend.network.none="true" \
 COPY dockerfile-frontend /bin/dockerfile-frontend
 ENTRYPOINT ["/bin/dockerfile-frontend"]
 EOF
-DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --quiet --tag docker/dockerfile:1 "$frontend" >"$LOGS/dockerfile-frontend.log" 2>&1 ||
+DOCKER_BUILDKIT=0 "${DOCKER[@]}" build --quiet --tag docker/dockerfile:1 "$frontend" >"$LOGS/dockerfile-frontend.log" 2>&1 ||
   die "building the dockerfile frontend image failed (see $LOGS/dockerfile-frontend.log)"
 rm -rf "$frontend"
 

@@ -2,6 +2,8 @@
 // A real cluster to poke at: `npm run cluster:up` brings it up (scripts/cluster/up.sh), builds the
 // images (scripts/cluster/images.sh) and lets Argo CD sync the dev overlay (tests/cluster/dev-session.ts,
 // left running in the background); it prints the KUBECONFIG and the API's address on loopback.
+// `npm run cluster:up -- --tilt` brings up the cluster with what `tilt up` needs instead (a Docker
+// Engine and a registry, scripts/cluster/dev-loop.sh) and prints how to run Tilt against it.
 // `npm run cluster:down` stops the session and tears everything down.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,7 +42,25 @@ const command = process.argv[2];
 if (command === 'down') {
   await stopSession();
   process.exit(sh('scripts/cluster/down.sh') ? 0 : 1);
-} else if (command === 'up') {
+} else if (command === 'up' && process.argv[3] === '--tilt') {
+  await stopSession();
+  if (!sh('scripts/cluster/up.sh')) process.exit(1);
+  const loop = spawnSync('bash', [path.join(root, 'scripts/cluster/dev-loop.sh'), 'start'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (loop.status !== 0) process.exit(1);
+  const kubeconfig = /^KUBECONFIG=(.*)$/m.exec(readFileSync(path.join(state, 'cluster.env'), 'utf8'))?.[1];
+  const exports = loop.stdout
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('DOCKER_HOST='))
+    .map((line) => `export ${line}`);
+  console.log(`\nexport KUBECONFIG=${kubeconfig}\n${exports.join('\n')}`);
+  console.log('tilt up -- --allow-context python-api --build-network host --migrate-substitute');
+  console.log('stop everything with: npm run cluster:down');
+} else if (command === 'up' && process.argv[3] === undefined) {
   await stopSession();
   if (!sh('scripts/cluster/up.sh') || !sh('scripts/cluster/images.sh')) process.exit(1);
   spawnSync(process.execPath, ['apps/api/scripts/generate-client.mjs', '--if-stale'], { cwd: root, stdio: 'inherit' });
@@ -73,6 +93,6 @@ if (command === 'down') {
   console.log(`\nexport KUBECONFIG=${env.KUBECONFIG}\nAPI: ${api} (try ${api}/api/items, ${api}/docs)`);
   console.log('stop everything with: npm run cluster:down');
 } else {
-  console.error('usage: node scripts/cluster/dev.mjs up|down');
+  console.error('usage: node scripts/cluster/dev.mjs up [--tilt] | down');
   process.exit(2);
 }
