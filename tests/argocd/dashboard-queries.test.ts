@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { REPO_ROOT, tool } from '../support/tools.js';
-import { startRealApi, type RealApi } from './helpers.js';
+import { startRealApi, type RealApi } from '../support/real-api.js';
 
 jest.setTimeout(180_000);
 

@@ -8,7 +8,8 @@ import path from 'node:path';
 import pg from 'pg';
 import type { KubeObject } from '../support/kube-apiserver.js';
 import { REPO_ROOT } from '../support/tools.js';
-import { find, readYaml, render, startRealApi, type RealApi } from './helpers.js';
+import { startRealApi, type RealApi } from '../support/real-api.js';
+import { find, readYaml, render } from './helpers.js';
 
 jest.setTimeout(180_000);
 
