@@ -1,43 +1,10 @@
-// Rendering and lookups shared by the Argo CD and monitoring suites.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'yaml';
-import { parseObjects, type KubeObject } from '../support/kube-apiserver.js';
-import { REPO_ROOT, runOk, tool } from '../support/tools.js';
+// The Argo CD suites' view of Applications and AppProjects, and the lookups they share.
+import type { KubeObject } from '../support/kube-apiserver.js';
+import { readYaml } from '../support/repository.js';
 
 export { find } from '../support/kube-apiserver.js';
 export { ENVIRONMENTS } from '../support/overlays.js';
-
-const rendered = new Map<string, Promise<KubeObject[]>>();
-
-/**
- * `kustomize build` of a folder of this repository (no plugins: nothing here uses KSOPS).
- * Cached per test file: argocd/ alone is 2 MB of upstream YAML. Callers must not mutate.
- */
-export function render(dir: string): Promise<KubeObject[]> {
-  let objects = rendered.get(dir);
-  if (!objects) {
-    objects = runOk(tool('kustomize'), ['build', path.resolve(REPO_ROOT, dir)]).then(parseObjects);
-    rendered.set(dir, objects);
-  }
-  return objects;
-}
-
-/** tools/versions.env as a map. */
-export function versions(): Record<string, string> {
-  const text = readFileSync(path.join(REPO_ROOT, 'tools', 'versions.env'), 'utf8');
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .map((line) => /^([A-Z0-9_]+)=(\S+)/.exec(line.trim()))
-      .filter((match): match is RegExpExecArray => match !== null)
-      .map((match) => [match[1], match[2]]),
-  ) as Record<string, string>;
-}
-
-export function readYaml<T = unknown>(file: string): T {
-  return parse(readFileSync(path.join(REPO_ROOT, file), 'utf8')) as T;
-}
+export { readYaml, render, versions } from '../support/repository.js';
 
 export interface ApplicationSource {
   repoURL: string;
