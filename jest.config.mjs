@@ -37,6 +37,10 @@ export default {
     { ...shared, displayName: 'k8s', roots: ['<rootDir>/tests/k8s'], testMatch: ['**/*.test.ts'] },
     { ...shared, displayName: 'image', roots: ['<rootDir>/tests/image'], testMatch: ['**/*.test.ts'] },
     { ...shared, displayName: 'argocd', roots: ['<rootDir>/tests/argocd'], testMatch: ['**/*.test.ts'] },
+    // Alerts, dashboards and the metrics they query (promtool, Prometheus, the real API).
+    { ...shared, displayName: 'monitoring', roots: ['<rootDir>/tests/monitoring'], testMatch: ['**/*.test.ts'] },
+    // The CI workflows (.github/workflows): push to deploy, promotion.
+    { ...shared, displayName: 'workflows', roots: ['<rootDir>/tests/workflows'], testMatch: ['**/*.test.ts'] },
     // scripts/test.mjs's own bookkeeping.
     { ...shared, displayName: 'scripts', roots: ['<rootDir>/tests/scripts'], testMatch: ['**/*.test.ts'] },
     // Needs a running real cluster (scripts/cluster/up.sh, root): only run when selected (npm run test:cluster).

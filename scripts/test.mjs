@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The repository's one test command (`npm test`): every set-up step the suites need, then lint,
-// then every Jest project but `cluster` (api, k8s, image, argocd, scripts) in one run, then one totals line.
+// then every Jest project but `cluster` (api, k8s, image, argocd, monitoring, workflows, scripts) in one run,
+// then one totals line.
 //
 //   npm test                       everything
 //   npm test -- --selectProjects k8s   extra arguments go to Jest
@@ -18,7 +19,7 @@ const jestArgs = process.argv.slice(2);
 // The `cluster` project needs a running real cluster (scripts/cluster/up.sh as root): not part of `npm test`.
 const projects = jestArgs.includes('--selectProjects')
   ? []
-  : ['--selectProjects', 'api', 'k8s', 'image', 'argocd', 'scripts'];
+  : ['--selectProjects', 'api', 'k8s', 'image', 'argocd', 'monitoring', 'workflows', 'scripts'];
 
 function run(title, command, args, options = {}) {
   console.log(`\n== ${title}`);

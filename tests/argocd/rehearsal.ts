@@ -16,7 +16,7 @@ import path from 'node:path';
 import { crdFiles, parseObjects, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
 import { startArgoCdControllers, type ArgoCdControllers } from '../support/argocd-controllers.js';
-import { sleep } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { startSimulatedCluster, type NodeSize } from '../support/simulated-cluster.js';
 import { note } from '../support/notes.js';
 import { REPO_ROOT, run, runOk, tool, type RunResult } from '../support/tools.js';
@@ -148,22 +148,12 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
         ?.status ?? {};
 
     /** Polls until `check` returns a value; fails with the application's state and the logs. */
-    async function until<T>(
-      what: string,
-      check: () => Promise<T | undefined | false>,
-      timeoutMs = 180_000,
-    ): Promise<T> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await check();
-        if (value) return value;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `timed out waiting for ${what}\napplication status: ${JSON.stringify(await application(), null, 1)}\n${logs()}`,
-          );
-        }
-        await sleep(500);
-      }
+    function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
+      return waitFor(what, check, {
+        timeoutMs,
+        intervalMs: 500,
+        explain: async () => `application status: ${JSON.stringify(await application(), null, 1)}\n${logs()}`,
+      });
     }
 
     async function patchStatus(urlPath: string, status: unknown): Promise<void> {
@@ -320,11 +310,11 @@ export async function startRehearsal(environment: Environment, node?: NodeSize):
 
     async function applicationFromRoot(name: string): Promise<'root' | 'rehearsal'> {
       const urlPath = `/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${name}`;
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        if (await get(urlPath)) return 'root';
-        await sleep(500);
-      }
+      const fromRoot = await waitFor(`the root to create ${name}`, () => get(urlPath), {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      }).catch(() => undefined);
+      if (fromRoot) return 'root';
       const rendered = await runOk(tool('kustomize'), ['build', path.join(fork.dir, 'gitops/apps', environment)], {
         cwd: fork.dir,
       });

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { REPO_ROOT, run } from '../support/tools.js';
 import { note } from '../support/notes.js';
 
@@ -78,14 +79,8 @@ async function inNetns(file: string, args: string[]) {
   return run('nsenter', ['--target', String(netns!.pid), '--net', file, ...args]);
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, logs: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; log:\n${tail(logs, 40)}`);
-    await sleep(500);
-  }
+function until<T>(what: string, check: () => Promise<T | undefined | false>, logs: string, timeoutMs = 60_000) {
+  return waitFor(what, check, { timeoutMs, intervalMs: 500, explain: () => `log:\n${tail(logs, 40)}` });
 }
 
 async function stopAll() {

@@ -16,6 +16,7 @@ import { applyMigrations } from '../../apps/api/src/db/migrations.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../apps/api/src/dev/embedded-postgres.js';
 import { freePort } from '../../apps/api/src/dev/free-port.js';
 import { REPO_ROOT, run, runOk } from '../support/tools.js';
+import { waitFor } from '../support/wait.js';
 import { contextFiles, covers } from './lib/context.js';
 import {
   copyParts,
@@ -208,11 +209,11 @@ describe('runtime target', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       let ready: Response | undefined;
-      for (let attempt = 0; attempt < 100 && !ready?.ok; attempt++) {
-        if (child.exitCode !== null) break;
-        ready = await fetch(`${base}/health/ready`).catch(() => undefined);
-        if (!ready?.ok) await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitFor('the replayed server to be ready', async () => (ready = await fetch(`${base}/health/ready`)).ok, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        abortIf: () => (child.exitCode === null ? undefined : 'it exited'),
+      }).catch(() => undefined);
       expect({ ready: ready?.status, output }).toEqual({ ready: 200, output: expect.any(String) });
 
       const list = await fetch(`${base}/api/items`);

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { ENVIRONMENTS, prepareRenderTree, type RenderTree } from '../support/overlays.js';
-import { sleep } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { find } from './helpers.js';
 import { KSOPS_TITLE } from '../support/notes.js';
 
@@ -59,12 +59,11 @@ async function allowed(group: string, access: Access): Promise<boolean> {
 
 /** RBAC's authorizer reads Roles through an informer: wait until it has seen what was just stored. */
 async function until(group: string, access: Access, expected: boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while ((await allowed(group, access)) !== expected) {
-    if (Date.now() > deadline)
-      throw new Error(`the authorizer never answered ${expected} for ${group}: ${describeAccess(access)}`);
-    await sleep(100);
-  }
+  await waitFor(
+    `the authorizer to answer ${expected} for ${group}: ${describeAccess(access)}`,
+    async () => (await allowed(group, access)) === expected,
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
 }
 
 /** Every access of the list with the server's answer, so a failure names each wrong one. */

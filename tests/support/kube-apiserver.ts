@@ -15,7 +15,8 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { freePort, sleep, spawnLogged, stopProcess, tail } from './processes.js';
+import { freePort, spawnLogged, stopProcess, tail } from './processes.js';
+import { waitFor } from './wait.js';
 import { ASSETS_DIR, tool } from './tools.js';
 
 /** The subset of a Kubernetes object the harness needs to route it. */
@@ -226,31 +227,23 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
   };
 
   // Wait for /readyz (etcd up, CRD/RBAC bootstrap done).
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
-  for (;;) {
-    for (const [name, child] of [
-      ['etcd', etcd],
-      ['kube-apiserver', apiserver],
-    ] as const) {
-      if (child.exitCode !== null) {
-        const log = tail(path.join(dir, `${name}.log`));
-        await stop();
-        if (/address already in use/.test(log)) throw new PortRaceError(log);
-        throw new Error(`${name} exited with ${child.exitCode} before the API server was ready:\n${log}`);
-      }
-    }
-    try {
-      const ready = await request('GET', '/readyz');
-      if (ready.status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      const log = tail(path.join(dir, 'kube-apiserver.log'));
-      await stop();
-      throw new Error(`kube-apiserver not ready after ${options.readyTimeoutMs ?? 90_000} ms:\n${log}`);
-    }
-    await sleep(250);
+  let exitLog: string | undefined;
+  try {
+    await waitFor('kube-apiserver /readyz', async () => (await request('GET', '/readyz')).status === 200, {
+      timeoutMs: options.readyTimeoutMs ?? 90_000,
+      explain: () => tail(path.join(dir, 'kube-apiserver.log')),
+      abortIf() {
+        const processes = [['etcd', etcd] as const, ['kube-apiserver', apiserver] as const];
+        const [name, child] = processes.find(([, child]) => child.exitCode !== null) ?? [];
+        if (!name || !child) return undefined;
+        exitLog = tail(path.join(dir, `${name}.log`));
+        return `${name} exited with ${child.exitCode} before the API server was ready:\n${exitLog}`;
+      },
+    });
+  } catch (error) {
+    await stop();
+    if (exitLog !== undefined && /address already in use/.test(exitLog)) throw new PortRaceError(exitLog);
+    throw error;
   }
 
   const kubeconfig = path.join(dir, 'kubeconfig');
@@ -272,12 +265,17 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
     let kinds = discovered.get(apiVersion);
     if (!kinds) {
       const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-      let answer = await request('GET', base);
       // A group whose CRD was just established can take a moment to appear in discovery.
-      for (let tries = 0; answer.status === 404 && tries < 20; tries++) {
-        await sleep(250);
-        answer = await request('GET', base);
-      }
+      const answer = await waitFor(
+        `${apiVersion} to appear in discovery`,
+        async () => {
+          const found = await request('GET', base);
+          return found.status !== 404 && found;
+        },
+        { timeoutMs: 5_000 },
+      ).catch((error: Error) => {
+        throw new Error(`the API server does not serve ${apiVersion}: ${error.message}`);
+      });
       if (answer.status !== 200) throw new Error(`the API server does not serve ${apiVersion} (HTTP ${answer.status})`);
       kinds = new Map();
       const list =
@@ -334,18 +332,19 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
       .filter((o) => o.kind === 'CustomResourceDefinition');
     await Promise.all(crds.map((crd) => apply(crd)));
     for (const crd of crds) {
-      const until = Date.now() + 30_000;
-      for (;;) {
-        const answer = await request(
-          'GET',
-          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
-        );
-        const conditions =
-          (answer.body as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
-        if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) break;
-        if (Date.now() > until) throw new Error(`CRD ${crd.metadata.name} not established after 30 s`);
-        await sleep(100);
-      }
+      await waitFor(
+        `CRD ${crd.metadata.name} to be established`,
+        async () => {
+          const answer = await request(
+            'GET',
+            `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+          );
+          const conditions =
+            (answer.body as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
+          return conditions.some((c) => c.type === 'Established' && c.status === 'True');
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
     }
     // New kinds appear in discovery: drop the cache.
     discovered.clear();

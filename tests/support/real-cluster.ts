@@ -3,7 +3,7 @@
 // host loopback, and a polling helper whose timeout message says what was awaited.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { sleep } from './processes.js';
+import { waitFor } from './wait.js';
 import { run, runOk, tool, toolsEnv, type RunOptions, type RunResult } from './tools.js';
 
 export const CLUSTER_DIR = process.env.PYTHON_API_CLUSTER_DIR ?? '/var/tmp/python-api-cluster';
@@ -180,34 +180,14 @@ export class RealCluster {
     return (await runOk(this.env.nodeExpose, [String(nodePort)], { env: this.processEnv })).trim();
   }
 
-  /** Polls `check` every second until it returns a truthy value. */
-  async until<T>(
+  /** Polls `check` every second until it returns a truthy value (tests/support/wait.ts). */
+  until<T>(
     what: string,
     check: () => Promise<T | undefined | false | null>,
     timeoutMs = 120_000,
     details?: () => Promise<string> | string,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError = '';
-    for (;;) {
-      try {
-        const value = await check();
-        if (value) return value;
-      } catch (error) {
-        lastError = (error as Error).message;
-      }
-      if (Date.now() > deadline) {
-        const more = details
-          ? await Promise.resolve()
-              .then(details)
-              .catch((error: Error) => error.message)
-          : '';
-        throw new Error(
-          `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `\nlast error: ${lastError}` : ''}\n${more}`,
-        );
-      }
-      await sleep(1_000);
-    }
+    return waitFor(what, check, { timeoutMs, intervalMs: 1_000, explain: details });
   }
 
   /** `kubectl describe` and the events of a namespace: what a timeout message should show. */

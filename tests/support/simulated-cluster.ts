@@ -12,8 +12,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
-import { sleep, spawnLogged, stopProcess, tail } from './processes.js';
+import { spawnLogged, stopProcess, tail } from './processes.js';
 import { ASSETS_DIR, tool } from './tools.js';
+import { waitFor } from './wait.js';
 
 export interface SimulatedCluster {
   readonly server: KubeApiServer;
@@ -100,25 +101,29 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
   };
 
   // Ready when kwok reports the node Ready (the scheduler ignores NotReady nodes).
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const exited = children.find((child) => child.exitCode !== null);
-    if (exited) {
-      const name = path.basename(String(exited.spawnfile));
-      const tail = log(name);
-      await stop();
-      throw new Error(`${name} exited with ${exited.exitCode}:\n${tail}`);
-    }
-    const node = await server.request('GET', `/api/v1/nodes/${NODE_NAME}`);
-    const conditions =
-      (node.body as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
-    if (conditions.some((c) => c.type === 'Ready' && c.status === 'True')) break;
-    if (Date.now() > deadline) {
-      const tail = log('kwok');
-      await stop();
-      throw new Error(`kwok did not report node ${NODE_NAME} Ready within 60 s:\n${tail}`);
-    }
-    await sleep(250);
+  try {
+    await waitFor(
+      `kwok to report node ${NODE_NAME} Ready`,
+      async () => {
+        const node = await server.request('GET', `/api/v1/nodes/${NODE_NAME}`);
+        const conditions =
+          (node.body as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
+        return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+      },
+      {
+        timeoutMs: 60_000,
+        explain: () => log('kwok'),
+        abortIf() {
+          const exited = children.find((child) => child.exitCode !== null);
+          if (!exited) return undefined;
+          const name = path.basename(String(exited.spawnfile));
+          return `${name} exited with ${exited.exitCode}:\n${log(name)}`;
+        },
+      },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
   }
 
   return { server, nodeName: NODE_NAME, log, stop };

@@ -4,16 +4,16 @@ import { rateLimit } from 'express-rate-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import swaggerUi from 'swagger-ui-express';
 import type { Config } from './config/config.js';
 import type { Database } from './db/prisma.js';
-import { errorHandler, methodNotAllowed, notFoundHandler } from './http/errors.js';
+import { errorHandler, notFoundHandler } from './http/errors.js';
 import { registerHealthRoutes, type Lifecycle } from './http/health.js';
-import { securityHeaders } from './http/security-headers.js';
-import { buildOpenApiDocument } from './http/openapi.js';
+import { serveDocumentation } from './http/openapi.js';
 import { sendProblem } from './http/problem.js';
+import { createRoutes } from './http/routes.js';
+import { securityHeaders } from './http/security-headers.js';
 import { createItemRepository } from './items/repository.js';
-import { ITEMS_PATH, ITEM_PATH, registerItemRoutes } from './items/routes.js';
+import { registerItemRoutes } from './items/routes.js';
 import type { Metrics } from './observability/metrics.js';
 
 export type AppConfig = Pick<Config, 'BODY_LIMIT' | 'RATE_LIMIT_MAX' | 'RATE_LIMIT_WINDOW_MS' | 'TRUST_PROXY'>;
@@ -34,21 +34,6 @@ const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 function withRoute(req: Request, fields: object): object {
   const route = req.route?.path as string | undefined;
   return route === undefined ? fields : { ...fields, route };
-}
-
-/**
- * Swagger UI at /docs/: its page, its init script and its static assets, for GET and HEAD only.
- * Anything else leaves the router: other methods on /docs get the 405 registered below, unknown
- * files the 404 handler. (swagger-ui-express alone would answer its page to any method and path.)
- */
-function docsRouter(): express.Router {
-  const page = swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } });
-  const docs = express.Router({ strict: true });
-  docs.use((req, _res, next) => next(req.method === 'GET' || req.method === 'HEAD' ? undefined : 'router'));
-  // Serves swagger-ui-init.js and the package's files; redirects /docs to /docs/.
-  docs.use(swaggerUi.serve);
-  docs.get('/', page);
-  return docs;
 }
 
 /** Builds the Express app from its dependencies; no I/O, no listening, no globals. */
@@ -98,14 +83,6 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(express.json({ limit: config.BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
 
-  registerHealthRoutes(app, deps.pool, lifecycle, deps.version);
-
-  const openApi = buildOpenApiDocument(deps.version, config.BODY_LIMIT);
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApi);
-  });
-  app.use('/docs', docsRouter());
-
   const limiter = rateLimit({
     windowMs: config.RATE_LIMIT_WINDOW_MS,
     limit: config.RATE_LIMIT_MAX,
@@ -118,13 +95,14 @@ export function createApp(deps: AppDeps): Express {
       });
     },
   });
-  registerItemRoutes(app, createItemRepository(deps.db), limiter);
 
-  app.all(ITEMS_PATH, methodNotAllowed(['GET', 'POST']));
-  app.all(ITEM_PATH, methodNotAllowed(['GET', 'PUT', 'DELETE']));
-  for (const path of ['/health', '/health/live', '/health/ready', '/openapi.json', '/docs']) {
-    app.all(path, methodNotAllowed(['GET']));
-  }
+  // Each route is declared once, for the router and the OpenAPI document; the document lists
+  // them in this order.
+  const routes = createRoutes(app, { bodyLimit: config.BODY_LIMIT });
+  registerItemRoutes(routes, createItemRepository(deps.db), limiter);
+  registerHealthRoutes(routes, deps.pool, lifecycle, deps.version);
+  serveDocumentation(routes, deps.version);
+  routes.refuseOtherMethods();
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -1,14 +1,54 @@
+/**
+ * The composition root: the one place the API's parts are wired together. The server
+ * (server.ts), the API tests (test/support/app.ts) and the monitoring suites (tests/support/real-api.ts)
+ * all build the API through composeApi, or startService on top of it.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { ServerConfig } from './config/config.js';
 import { createPool } from './db/pool.js';
-import { createPrismaClient } from './db/prisma.js';
+import { createPrismaClient, type Database } from './db/prisma.js';
 import type { Lifecycle } from './http/health.js';
 import { answerParserErrorsAsProblems } from './http/parser-errors.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { readVersion } from './version.js';
+
+/** The API wired to its database, not yet listening. */
+export interface ComposedApi {
+  app: Express;
+  db: Database;
+  pool: pg.Pool;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  version: string;
+  /** Prisma disconnects, then the pool ends. */
+  close(): Promise<void>;
+}
+
+/** Builds the pool, Prisma, metrics and the Express app from the configuration; opens no port. */
+export function composeApi(config: ServerConfig, logger: Logger, version = readVersion()): ComposedApi {
+  const pool = createPool(config, logger);
+  const db = createPrismaClient(pool);
+  const metrics = createMetrics(pool);
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const app = createApp({ config, db, pool, logger, metrics, lifecycle, version });
+  return {
+    app,
+    db,
+    pool,
+    metrics,
+    lifecycle,
+    version,
+    async close() {
+      await db.$disconnect();
+      await pool.end();
+    },
+  };
+}
 
 export interface Service {
   port: number;
@@ -33,13 +73,10 @@ function listen(server: http.Server, port: number, host?: string): Promise<numbe
   });
 }
 
+/** The composed API listening on PORT, and its metrics on METRICS_PORT (0: any free port). */
 export async function startService(config: ServerConfig, logger: Logger): Promise<Service> {
-  const pool = createPool(config, logger);
-  const db = createPrismaClient(pool);
-  const metrics = createMetrics(pool);
-  const lifecycle: Lifecycle = { shuttingDown: false };
-  const version = readVersion();
-  const app = createApp({ config, db, pool, logger, metrics, lifecycle, version });
+  const api = composeApi(config, logger);
+  const { app, metrics, lifecycle, version } = api;
 
   const server = http.createServer(app);
   server.keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS;
@@ -89,8 +126,7 @@ export async function startService(config: ServerConfig, logger: Logger): Promis
       }
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       metricsServer.closeAllConnections();
-      await db.$disconnect();
-      await pool.end();
+      await api.close();
       logger.info({ graceful }, 'stopped');
       return graceful;
     })());

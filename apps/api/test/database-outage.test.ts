@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Writable } from 'node:stream';
 import pg from 'pg';
+import { waitFor } from '../../../tests/support/wait.js';
 import { applyMigrations } from '../src/db/migrations.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/dev/embedded-postgres.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -85,11 +86,10 @@ describe('when the database goes away and comes back', () => {
 
     await postgres.start();
 
-    const deadline = Date.now() + 30_000;
-    while ((await fetch(`${base}/health/ready`)).status !== 200) {
-      if (Date.now() > deadline) throw new Error('readiness did not recover');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor('readiness to recover', async () => (await fetch(`${base}/health/ready`)).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
     const again = await fetch(`${base}/api/items/${id}`);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id, name: 'survivor' });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { waitFor } from '../../../tests/support/wait.js';
 import { startServerProcess } from './support/server-process.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -10,15 +11,8 @@ afterAll(async () => {
   await database.drop();
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Shutdown steps take milliseconds: poll often, give up after seconds. */
+const PROMPTLY = { timeoutMs: 10_000, intervalMs: 50 };
 
 /** Takes an exclusive lock on the items table, so the next item request blocks inside PostgreSQL. */
 async function lockItems() {
@@ -30,12 +24,16 @@ async function lockItems() {
 
 /** Resolves once a request of the server is provably in flight: waiting on that lock. */
 function requestBlockedOnLock() {
-  return waitFor(async () => {
-    const waiting = await database.sql.query(
-      `SELECT 1 FROM pg_stat_activity WHERE application_name = 'python-api' AND wait_event_type = 'Lock'`,
-    );
-    return waiting.rowCount ? true : undefined;
-  }, 'the request to wait on the lock');
+  return waitFor(
+    'the request to wait on the lock',
+    async () => {
+      const waiting = await database.sql.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'python-api' AND wait_event_type = 'Lock'`,
+      );
+      return Boolean(waiting.rowCount);
+    },
+    PROMPTLY,
+  );
 }
 
 describe('SIGTERM', () => {
@@ -51,10 +49,7 @@ describe('SIGTERM', () => {
     await requestBlockedOnLock();
 
     server.child.kill('SIGTERM');
-    await waitFor(
-      async () => ((await fetch(`${base}/health/ready`)).status === 503 ? true : undefined),
-      'readiness 503',
-    );
+    await waitFor('readiness 503', async () => (await fetch(`${base}/health/ready`)).status === 503, PROMPTLY);
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
 
     await locker.query('COMMIT');
@@ -71,7 +66,7 @@ describe('SIGTERM', () => {
   it('exits at once on a second signal', async () => {
     const server = await startServerProcess({ DATABASE_URL: database.url, SHUTDOWN_DELAY_MS: '60000' });
     server.child.kill('SIGTERM');
-    await waitFor(async () => (server.logs.some((l) => l.msg === 'signal received') ? true : undefined), 'signal log');
+    await waitFor('the signal log line', () => server.logs.some((l) => l.msg === 'signal received'), PROMPTLY);
     server.child.kill('SIGINT');
     expect(await server.exited).toEqual({ code: 1, signal: null });
   });

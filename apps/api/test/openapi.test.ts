@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { toOpenApiPath } from '../src/http/openapi.js';
+import { toOpenApiPath } from '../src/http/routes.js';
 import { buildTestApp, closeTestApp, openTestApp, type TestApp } from './support/app.js';
 import type { TestDatabase } from './support/database.js';
 

@@ -128,6 +128,15 @@ export function requireDatabaseUrl(config: Config): ServerConfig {
 }
 
 /**
+ * Defaults plus exactly these settings, with a database URL: nothing from the process environment
+ * or mounted files, so a test or tool that starts the API in-process is not steered by the machine.
+ */
+export function configFromSettings(settings: Record<string, string>): ServerConfig {
+  const nowhere = '/nonexistent';
+  return requireDatabaseUrl(loadConfig({ env: settings, secretsDir: nowhere, configDir: nowhere }));
+}
+
+/**
  * For entry points (the server, db:migrate, db:seed): the configuration with a database URL, or
  * one line naming the offending key on stderr and exit 1, before anything else happens.
  */

@@ -1,12 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { Request, Response } from 'express';
+import { z } from './zod.js';
+
+const fieldError = z.object({
+  location: z.enum(['body', 'query', 'path', 'header']),
+  field: z.string(),
+  message: z.string(),
+});
 
 /** One invalid input, named by where it came from and which field. */
-export interface FieldError {
-  location: 'body' | 'query' | 'path' | 'header';
-  field: string;
-  message: string;
-}
+export type FieldError = z.infer<typeof fieldError>;
 
 export interface Problem {
   status: number;
@@ -19,6 +22,25 @@ export interface Problem {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** The body sendProblem writes, as the OpenAPI document describes it. */
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+    requestId: z.string(),
+    errors: z.array(fieldError).optional(),
+  })
+  .openapi('Problem');
+
+/** A documented response whose body is a problem. */
+export const problemResponse = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
+});
 
 /** Problem types with more meaning than their status code. */
 export const ProblemType = {

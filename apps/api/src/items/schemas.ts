@@ -1,7 +1,4 @@
-import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
-
-extendZodWithOpenApi(z);
+import { z } from '../http/zod.js';
 
 /** PostgreSQL `integer` upper bound: ids beyond it cannot exist. */
 export const MAX_ID = 2_147_483_647;
@@ -102,46 +99,3 @@ export const item = z
     updatedAt: z.iso.datetime(),
   })
   .openapi('Item');
-
-export const problem = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    instance: z.string(),
-    requestId: z.string(),
-    errors: z
-      .array(
-        z.object({
-          location: z.enum(['body', 'query', 'path', 'header']),
-          field: z.string(),
-          message: z.string(),
-        }),
-      )
-      .optional(),
-  })
-  .openapi('Problem');
-
-export const healthReport = z
-  .object({
-    status: z.enum(['pass', 'fail']),
-    version: z.string(),
-    uptimeSeconds: z.number(),
-    checks: z.object({
-      database: z.object({
-        status: z.enum(['pass', 'fail']),
-        latencyMs: z.number().optional(),
-        output: z.string().optional(),
-      }),
-    }),
-  })
-  .openapi('Health');
-
-/** /health/live: the process answers; no database check, so no `checks`. */
-export const liveness = z.object({ status: z.literal('pass'), version: z.string() }).openapi('Liveness');
-
-/** /health/ready once shutdown has started: failing on purpose, without asking the database. */
-export const shuttingDown = z
-  .object({ status: z.literal('fail'), version: z.string(), output: z.literal('shutting down') })
-  .openapi('ShuttingDown');

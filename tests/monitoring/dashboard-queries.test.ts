@@ -10,8 +10,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, sleep, spawnLogged, stopProcess, tail } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { REPO_ROOT, tool } from '../support/tools.js';
-import { startRealApi, type RealApi } from './helpers.js';
+import { startRealApi, type RealApi } from '../support/real-api.js';
 
 jest.setTimeout(180_000);
 
@@ -137,18 +138,11 @@ beforeAll(async () => {
   prometheus = server;
 
   // Ready, and scraping the API.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`prometheus exited: ${tail(log)}`);
-    try {
-      const up = await query(`up{namespace="${NAMESPACE}"}`);
-      if (up.data?.result[0]?.value[1] === '1') break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error('prometheus did not scrape the API within 60 s');
-    await sleep(250);
-  }
+  await waitFor(
+    'prometheus to scrape the API',
+    async () => (await query(`up{namespace="${NAMESPACE}"}`)).data?.result[0]?.value[1] === '1',
+    { timeoutMs: 60_000, abortIf: () => (server.exitCode === null ? undefined : `prometheus exited: ${tail(log)}`) },
+  );
   await traffic(10);
 });
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT, run, runOk, tool, toolsEnv } from '../support/tools.js';
-import { readYaml } from './helpers.js';
+import { readYaml } from '../support/repository.js';
 
 interface Step {
   name?: string;

@@ -7,9 +7,9 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { KubeObject } from '../support/kube-apiserver.js';
 import { run, tool } from '../support/tools.js';
-import { find, render } from './helpers.js';
+import { find, type KubeObject } from '../support/kube-apiserver.js';
+import { render } from '../support/repository.js';
 
 const FIXTURE = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'alerts.promtool.yaml');
 

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { KubeObject } from '../support/kube-apiserver.js';
+import { find, type KubeObject } from '../support/kube-apiserver.js';
 import { REPO_ROOT } from '../support/tools.js';
-import { find, readYaml, render, startRealApi, type RealApi } from './helpers.js';
+import { startRealApi, type RealApi } from '../support/real-api.js';
+import { readYaml, render } from '../support/repository.js';
 
 jest.setTimeout(180_000);
 
