@@ -156,8 +156,12 @@ describe('tilt on the real cluster', () => {
   it('`tilt ci` with the Tiltfile and the dev overlay brings cluster-setup, postgres, db-migrate, api and the backups ready on the first try, with images Tilt built', async () => {
     const port = await freePort();
     const started = Date.now();
+    const snapshot = path.join(checkout, 'tilt-ci-snapshot.json');
     const ci = await tilt(
-      ['ci', '--file', 'Tiltfile', '--port', String(port), '--timeout', '15m', '--', ...SETTINGS],
+      [
+        ...['ci', '--file', 'Tiltfile', '--port', String(port), '--timeout', '15m'],
+        ...['--output-snapshot-on-exit', snapshot, '--', ...SETTINGS],
+      ],
       1_000_000,
     );
     const firstReady = seconds(started);
@@ -191,6 +195,30 @@ describe('tilt on the real cluster', () => {
     expect(await sql("select to_regclass('public.items')")).toBe('items');
     const ready = await cluster.http('GET', `http://app-service.${NS}.svc.cluster.local/health/ready`);
     expect(ready.status).toBe(200);
+
+    // The Tiltfile's order, as it happened: db-migrate's image build began only once postgres-0 was
+    // Ready, and the API's only once the migration Job had completed (Tilt's own record of its builds).
+    const { view } = JSON.parse(await readFile(snapshot, 'utf8')) as {
+      view: { uiResources: { metadata: { name: string }; status: { buildHistory?: { startTime: string }[] } }[] };
+    };
+    const firstBuild = (name: string) => {
+      const history = view.uiResources.find((r) => r.metadata.name === name)?.status.buildHistory ?? [];
+      return Date.parse(history.at(-1)?.startTime ?? '');
+    };
+    const postgres = await cluster.json<{ status: { conditions: { type: string; lastTransitionTime: string }[] } }>([
+      '-n',
+      NS,
+      'get',
+      'pod',
+      'postgres-0',
+    ]);
+    const postgresReady = Date.parse(postgres.status.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime);
+    const jobComplete = Date.parse(
+      (await cluster.json<{ status: { completionTime: string } }>(['-n', NS, 'get', 'job', 'python-api-migrate']))
+        .status.completionTime,
+    );
+    expect(firstBuild('db-migrate')).toBeGreaterThanOrEqual(postgresReady);
+    expect(firstBuild('api')).toBeGreaterThanOrEqual(jobComplete);
   });
 
   it('`tilt up`: an edit under apps/api/src reaches every API pod by live update, without an image build or a new pod', async () => {
