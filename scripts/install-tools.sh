@@ -218,6 +218,13 @@ wrapper_build() {
     # Seed go.sum with the upstream module's own: its hashes are authenticated through the
     # module's checksum-database entry, and they cover dependencies the checksum database
     # cannot be asked about here (tilt: github.com/tilt-dev/go-get, starlark-lsp -> HTTP 404).
+    # A build that must change the upstream tree works on a writable copy (WRAPPER_PREPARE).
+    if [[ -n "${WRAPPER_PREPARE:-}" ]]; then
+      cp -R "$(module_field "$module@$version" Dir)" upstream
+      chmod -R u+w upstream
+      "$WRAPPER_PREPARE" upstream
+      go mod edit -replace="$module=./upstream"
+    fi
     upstream_sum="$(module_field "$module@$version" Dir)/go.sum"
     # (module cache files are read-only; go must be able to add lines as a non-root user)
     if [[ -f "$upstream_sum" ]]; then cp "$upstream_sum" go.sum && chmod u+w go.sum; fi
@@ -339,8 +346,29 @@ build_prometheus_command() {
     "github.com/prometheus/prometheus/cmd/$2=$2" \
     "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=HEAD"
 }
+# Tilt's browser UI is a React app built by its release process (yarn 4, ~2,000 npm packages,
+# webpack) into pkg/assets/build, which the module ships empty; without an index.html there,
+# `tilt up` and `tilt ci` refuse to start. This build puts a page there that says so and names
+# the CLI commands that show the same state (tilt get, logs, wait, trigger): everything but the
+# browser UI is the real Tilt.
+tilt_without_web_ui() {
+  cat >"$1/pkg/assets/build/index.html" <<'HTML'
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Tilt</title></head>
+<body>
+<h1>Tilt, built without its web UI</h1>
+<p>This Tilt was built from source by scripts/install-tools.sh, without the browser UI (a React app its
+release process builds). Tilt itself runs as usual; its state is on the command line:</p>
+<ul>
+<li><code>tilt get uiresources</code> and <code>tilt describe uiresource api</code>: what is ready</li>
+<li><code>tilt logs -f</code>: every resource's log</li>
+<li><code>tilt trigger tests</code>: a button</li>
+</ul>
+</body></html>
+HTML
+}
 build_tilt() {
-  CGO_ENABLED=1 wrapper_build "$1" github.com/tilt-dev/tilt "$TILT_VERSION" copy \
+  WRAPPER_PREPARE=tilt_without_web_ui CGO_ENABLED=1 wrapper_build "$1" github.com/tilt-dev/tilt "$TILT_VERSION" copy \
     "github.com/tilt-dev/tilt/cmd/tilt=tilt" "-X main.version=${TILT_VERSION#v}"
 }
 # One multi-call binary: ARGOCD_BINARY_NAME=argocd-application-controller (or -repo-server)

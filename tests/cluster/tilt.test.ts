@@ -145,7 +145,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopProcess(tiltUp);
   if (checkout) {
-    await tilt(['down', '--file', 'Tiltfile', '--', ...SETTINGS], 300_000).catch(() => undefined);
+    await tilt(['down', '--file', path.join(checkout, 'Tiltfile'), '--', ...SETTINGS], 300_000).catch(() => undefined);
   }
   await removeDeployment();
   await runOk('bash', [path.join(REPO_ROOT, 'scripts/cluster/dev-loop.sh'), 'stop']).catch(() => undefined);
@@ -159,7 +159,7 @@ describe('tilt on the real cluster', () => {
     const snapshot = path.join(checkout, 'tilt-ci-snapshot.json');
     const ci = await tilt(
       [
-        ...['ci', '--file', 'Tiltfile', '--port', String(port), '--timeout', '15m'],
+        ...['ci', '--file', path.join(checkout, 'Tiltfile'), '--port', String(port), '--timeout', '15m'],
         ...['--output-snapshot-on-exit', snapshot, '--', ...SETTINGS],
       ],
       1_000_000,
@@ -225,7 +225,7 @@ describe('tilt on the real cluster', () => {
     tiltPort = await freePort();
     tiltUp = spawnLogged(
       tool('tilt'),
-      ['up', '--file', 'Tiltfile', '--port', String(tiltPort), '--stream', '--', ...SETTINGS],
+      ['up', '--file', path.join(checkout, 'Tiltfile'), '--port', String(tiltPort), '--stream', '--', ...SETTINGS],
       logs(),
       tiltEnv,
     );
