@@ -56,7 +56,7 @@ describe(`Argo CD syncing the prod Application onto an empty cluster${ARGOCD_TIT
     expect(at('migration complete')).toBeLessThanOrEqual(at('api created'));
   });
 
-  it("rolls out prod's shape: 3 API pods (kwok-simulated) at prod's size behind a ClusterIP app-service, PostgreSQL's claim bound", async () => {
+  it("rolls out prod's shape: 3 API pods (kwok-simulated) at prod's size behind a ClusterIP app-service, PostgreSQL's and the backups' claims bound", async () => {
     const deployment = await r.get<{
       status: { readyReplicas?: number };
       spec: { template: { spec: { containers: { resources: { requests: Record<string, string> } }[] } } };
@@ -65,10 +65,15 @@ describe(`Argo CD syncing the prod Application onto an empty cluster${ARGOCD_TIT
     expect(deployment?.spec.template.spec.containers[0]?.resources.requests.cpu).toBe('500m');
     const service = await r.get<{ spec: { type: string } }>(`/api/v1/namespaces/${NS}/services/app-service`);
     expect(service?.spec.type).toBe('ClusterIP');
-    const claims = await r.list<{ status: { phase: string; capacity?: { storage: string } } }>(
-      `/api/v1/namespaces/${NS}/persistentvolumeclaims`,
-    );
-    expect(claims.map((c) => [c.status.phase, c.status.capacity?.storage])).toEqual([['Bound', '5Gi']]);
+    const claims = await r.list<{
+      metadata: { name: string };
+      status: { phase: string; capacity?: { storage: string } };
+    }>(`/api/v1/namespaces/${NS}/persistentvolumeclaims`);
+    // PostgreSQL's volume, and the backups' own claim (gitops/components/backup).
+    expect(claims.map((c) => [c.metadata.name, c.status.phase, c.status.capacity?.storage]).sort()).toEqual([
+      ['data-postgres-0', 'Bound', '5Gi'],
+      ['postgres-backups', 'Bound', '5Gi'],
+    ]);
   });
 
   it('does not prune: an object removed from git stays, reported OutOfSync', async () => {
