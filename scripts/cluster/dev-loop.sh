@@ -128,7 +128,7 @@ host_daemon dockerd unshare --mount --propagation private -- sh -c '
 wait_for 60 "the Docker Engine" "${DOCKER[@]}" version
 
 # --- what the engine cannot pull ------------------------------------------------------------
-bash "$CLUSTER_SCRIPTS/images.sh" --bases-only >"$LOGS/images-bases.log" 2>&1 ||
+IMAGES_REPORT="$STATE/images-dev-loop.tsv" bash "$CLUSTER_SCRIPTS/images.sh" --bases-only >"$LOGS/images-bases.log" 2>&1 ||
   die "images.sh --bases-only failed (see $LOGS/images-bases.log)"
 node_layout="$(cat "$STATE/node-base.layout")"
 node_ref="$(sed -n 's/^FROM \(node:[^ ]*\) AS base$/\1/p' "$ROOT/Dockerfile")"
