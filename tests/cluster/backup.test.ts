@@ -9,7 +9,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../support/tools.js';
 import { note } from '../support/notes.js';
 import { RealCluster } from '../support/real-cluster.js';
-import { NS, deployDev, type DevDeployment } from './deploy.js';
+import { NS, deployDev, postgresSql, type DevDeployment } from './deploy.js';
 
 jest.setTimeout(600_000);
 
@@ -45,20 +45,7 @@ async function runJob(action: string, ...args: string[]) {
   return { ...result, output: `${result.stdout}\n${result.stderr}` };
 }
 
-/** SQL in postgres-0 over its socket, as the postgres container's own user; rows as text lines. */
-async function sql(query: string): Promise<string> {
-  return (
-    await cluster.kubectl([
-      ...['-n', NS, 'exec', 'postgres-0', '-c', 'postgres', '--'],
-      ...[
-        'sh',
-        '-c',
-        `psql -q -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$0"`,
-        query,
-      ],
-    ])
-  ).trim();
-}
+const sql = (query: string) => postgresSql(cluster, query);
 
 async function claimUid(): Promise<string> {
   return (await cluster.json<{ metadata: { uid: string } }>(['-n', NS, 'get', 'pvc', 'data-postgres-0'])).metadata.uid;

@@ -59,7 +59,49 @@ export interface DevDeployment {
 
 const USER = ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid'];
 
+/**
+ * SQL in postgres-0 over its socket, as the postgres container's own user (its user name comes from
+ * the mounted secret file); rows as text lines, `|` between columns.
+ */
+export async function postgresSql(cluster: RealCluster, query: string): Promise<string> {
+  return (
+    await cluster.kubectl([
+      ...['-n', NS, 'exec', 'postgres-0', '-c', 'postgres', '--'],
+      ...[
+        'sh',
+        '-c',
+        'psql -q -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$0"',
+        query,
+      ],
+    ])
+  ).trim();
+}
+
+/**
+ * Removes the dev deployment a previous suite left (its namespace, with the claims and so the
+ * data): each suite starts from an empty cluster, whatever order Jest runs them in. No Argo CD
+ * controller runs between suites, so nothing recreates it.
+ */
+export async function removeDev(cluster: RealCluster): Promise<void> {
+  // The Application too, or its status from the last suite would read Synced/Healthy before the new
+  // controllers have synced anything. Its finalizer waits for a controller: lift it. (Before the first
+  // suite there is no Application type at all; both commands then fail, harmlessly.)
+  await cluster.kubectlResult([
+    '-n',
+    'argocd',
+    'patch',
+    'application',
+    APP,
+    '--type=merge',
+    '-p',
+    '{"metadata":{"finalizers":null}}',
+  ]);
+  await cluster.kubectlResult(['-n', 'argocd', 'delete', 'application', APP, '--ignore-not-found', '--wait=true']);
+  await cluster.kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=300s']);
+}
+
 export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
+  await removeDev(cluster);
   const fork = await prepareRenderTree();
   let daemon: ChildProcess | undefined;
   let controllers: ArgoCdControllers | undefined;

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RealCluster } from '../support/real-cluster.js';
-import { NS, deployDev, type DevDeployment } from './deploy.js';
+import { NS, deployDev, postgresSql, type DevDeployment } from './deploy.js';
 import { note } from '../support/notes.js';
 
 jest.setTimeout(600_000);
@@ -183,15 +183,7 @@ describe('the dev environment on a real cluster, deployed by Argo CD from Git', 
       'python-api-migrate',
     ]);
     expect((job.status.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True')).toBe(true);
-    const table = await cluster.kubectl([
-      ...['-n', NS, 'exec', 'postgres-0', '-c', 'postgres', '--'],
-      ...[
-        'sh',
-        '-c',
-        `psql -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -tAc "select to_regclass('public.items')"`,
-      ],
-    ]);
-    expect(table.trim()).toBe('items');
+    expect(await postgresSql(cluster, "select to_regclass('public.items')")).toBe('items');
 
     const pods = await apiPods();
     expect(pods.filter(isReady)).toHaveLength(3);

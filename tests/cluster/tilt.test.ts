@@ -13,11 +13,11 @@ import { note } from '../support/notes.js';
 import { prepareRenderTree } from '../support/overlays.js';
 import { freePort, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { RealCluster } from '../support/real-cluster.js';
+import { NS, postgresSql, removeDev } from './deploy.js';
 import { REPO_ROOT, TOOLS_BIN, runOk, tool } from '../support/tools.js';
 
 jest.setTimeout(1_200_000);
 
-const NS = 'python-api-ns';
 const API_SELECTOR = 'app.kubernetes.io/name=python-api,app.kubernetes.io/component=api';
 // Settings the Tiltfile reads (`tilt up -- --help` lists them): this cluster's context, an engine
 // without a bridge, and the migration image that can be built without Prisma's schema engine.
@@ -67,20 +67,7 @@ const builtImages = async () =>
     .filter((line) => /\/python-api(-migrate)?:tilt-/.test(line))
     .sort();
 
-/** SQL in postgres-0 over its socket, as the postgres container's own user; rows as text lines. */
-async function sql(query: string): Promise<string> {
-  return (
-    await cluster.kubectl([
-      ...['-n', NS, 'exec', 'postgres-0', '-c', 'postgres', '--'],
-      ...[
-        'sh',
-        '-c',
-        'psql -q -h /var/run/postgresql -U "$(cat "$POSTGRES_USER_FILE")" -d "$POSTGRES_DB" -tAc "$0"',
-        query,
-      ],
-    ])
-  ).trim();
-}
+const sql = (query: string) => postgresSql(cluster, query);
 
 /** Waits until `tilt up` (started by the test) reports the resources Ready; its API needs a moment to listen. */
 async function tiltReady(...resources: string[]): Promise<void> {
@@ -96,11 +83,6 @@ async function tiltReady(...resources: string[]): Promise<void> {
   );
 }
 
-async function removeDeployment(): Promise<void> {
-  // Argo CD is not running now (the other suites stop their controllers): only the objects remain.
-  await cluster.kubectlResult(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
-}
-
 async function details(): Promise<string> {
   const pods = await cluster.run('kubectl', ['-n', NS, 'get', 'pods,jobs', '-o', 'wide']);
   return `${pods.stdout}\ntilt up (last lines):\n${tail(logs(), 40)}`;
@@ -108,7 +90,7 @@ async function details(): Promise<string> {
 
 beforeAll(async () => {
   cluster = new RealCluster();
-  await removeDeployment();
+  await removeDev(cluster);
 
   // The engine and registry (scripts/cluster/dev-loop.sh), as a developer's cluster provides them.
   const started = Date.now();
@@ -161,7 +143,7 @@ afterAll(async () => {
   if (checkout) {
     await tilt(['down', '--file', path.join(checkout, 'Tiltfile'), '--', ...SETTINGS], 300_000).catch(() => undefined);
   }
-  await removeDeployment();
+  await removeDev(cluster);
   await runOk('bash', [path.join(REPO_ROOT, 'scripts/cluster/dev-loop.sh'), 'stop']).catch(() => undefined);
   if (checkout) await rm(checkout, { recursive: true, force: true });
 });
