@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import path from 'node:path';
 import { REPO_ROOT } from '../support/tools.js';
-import { note } from '../support/notes.js';
 import { RealCluster } from '../support/real-cluster.js';
 import { NS, deployDev, postgresSql, type DevDeployment } from './deploy.js';
 
@@ -54,7 +53,6 @@ async function claimUid(): Promise<string> {
 beforeAll(async () => {
   cluster = new RealCluster();
   deployment = await deployDev(cluster);
-  for (const what of deployment.standIns) note({ kind: 'stand-in', what });
 }, 300_000);
 
 afterAll(async () => {

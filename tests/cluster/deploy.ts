@@ -20,6 +20,7 @@ import path from 'node:path';
 import { startArgoCdControllers, type ArgoCdControllers } from '../support/argocd-controllers.js';
 import { crdFiles, parseObjects, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
+import { note } from '../support/notes.js';
 import { freePort, spawnLogged, stopProcess, tail } from '../support/processes.js';
 import { REPO_ROOT, runOk, tool } from '../support/tools.js';
 import type { RealCluster } from '../support/real-cluster.js';
@@ -82,20 +83,15 @@ export async function postgresSql(cluster: RealCluster, query: string): Promise<
  * data): each suite starts from an empty cluster, whatever order Jest runs them in. No Argo CD
  * controller runs between suites, so nothing recreates it.
  */
+/** A JSON merge patch of the dev Application. */
+const patchApplication = (cluster: RealCluster, patch: object) =>
+  cluster.kubectl(['-n', 'argocd', 'patch', 'application', APP, '--type=merge', '-p', JSON.stringify(patch)]);
+
 export async function removeDev(cluster: RealCluster): Promise<void> {
   // The Application too, or its status from the last suite would read Synced/Healthy before the new
   // controllers have synced anything. Its finalizer waits for a controller: lift it. (Before the first
   // suite there is no Application type at all; both commands then fail, harmlessly.)
-  await cluster.kubectlResult([
-    '-n',
-    'argocd',
-    'patch',
-    'application',
-    APP,
-    '--type=merge',
-    '-p',
-    '{"metadata":{"finalizers":null}}',
-  ]);
+  await patchApplication(cluster, { metadata: { finalizers: null } }).catch(() => undefined);
   await cluster.kubectlResult(['-n', 'argocd', 'delete', 'application', APP, '--ignore-not-found', '--wait=true']);
   await cluster.kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=300s']);
 }
@@ -150,6 +146,7 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
       await git(...USER, 'commit', '-qam', `dev: the migration Job runs ${substitute.name}`);
       standIns.push(`migration Job image: ${substitute.name} (${substitute.note})`);
     }
+    for (const what of standIns) note({ kind: 'stand-in', what });
     daemon = spawnLogged(
       'git',
       [
@@ -203,16 +200,7 @@ export async function deployDev(cluster: RealCluster): Promise<DevDeployment> {
     };
     const setAutoSync = async (enabled: boolean) => {
       const automated = enabled ? (app.spec as { syncPolicy: { automated: unknown } }).syncPolicy.automated : null;
-      await cluster.kubectl([
-        '-n',
-        'argocd',
-        'patch',
-        'application',
-        APP,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ spec: { syncPolicy: { automated } } }),
-      ]);
+      await patchApplication(cluster, { spec: { syncPolicy: { automated } } });
     };
     return {
       fork,

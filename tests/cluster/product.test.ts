@@ -9,7 +9,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RealCluster } from '../support/real-cluster.js';
 import { NS, deployDev, postgresSql, type DevDeployment } from './deploy.js';
-import { note } from '../support/notes.js';
 
 jest.setTimeout(600_000);
 
@@ -136,7 +135,6 @@ async function converged(): Promise<boolean> {
 beforeAll(async () => {
   cluster = new RealCluster();
   deployment = await deployDev(cluster);
-  for (const what of deployment.standIns) note({ kind: 'stand-in', what });
 }, 300_000);
 
 afterAll(async () => {

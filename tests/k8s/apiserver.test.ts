@@ -12,11 +12,11 @@ import { KSOPS_TITLE } from '../support/notes.js';
 
 let server: KubeApiServer;
 let tree: RenderTree;
-const rendered = new Map<Environment, KubeObject[]>();
+let rendered = new Map<Environment, KubeObject[]>();
 
 beforeAll(async () => {
   [server, tree] = await Promise.all([startKubeApiServer(), prepareRenderTree()]);
-  for (const environment of ENVIRONMENTS) rendered.set(environment, await tree.objects(environment));
+  rendered = await tree.objectsByEnvironment();
   // Only the cert-manager kinds (Certificate, Issuer) are custom resources here.
   await server.installCrds(crdFiles('cert-manager'));
   const dev = rendered.get('dev') ?? [];

@@ -37,11 +37,11 @@ interface PodSpecLike {
 }
 
 let tree: RenderTree;
-const rendered = new Map<Environment, KubeObject[]>();
+let rendered = new Map<Environment, KubeObject[]>();
 
 beforeAll(async () => {
   tree = await prepareRenderTree();
-  for (const environment of ENVIRONMENTS) rendered.set(environment, await tree.objects(environment));
+  rendered = await tree.objectsByEnvironment();
 }, 120_000);
 
 afterAll(async () => {

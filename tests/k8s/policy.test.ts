@@ -27,11 +27,11 @@ import { REPO_ROOT } from '../support/tools.js';
 import { parse as parseYaml } from 'yaml';
 
 let tree: RenderTree;
-const rendered = new Map<Environment, KubeObject[]>();
+let rendered = new Map<Environment, KubeObject[]>();
 
 beforeAll(async () => {
   tree = await prepareRenderTree();
-  for (const environment of ENVIRONMENTS) rendered.set(environment, await tree.objects(environment));
+  rendered = await tree.objectsByEnvironment();
 }, 120_000);
 
 afterAll(async () => {

@@ -28,6 +28,8 @@ export interface RenderTree {
   build(environment: Environment): Promise<string>;
   /** The same, parsed. */
   objects(environment: Environment): Promise<KubeObject[]>;
+  /** Every environment's objects. */
+  objectsByEnvironment(): Promise<Map<Environment, KubeObject[]>>;
   cleanup(): Promise<void>;
 }
 
@@ -85,6 +87,8 @@ export async function prepareRenderTree(): Promise<RenderTree> {
     env,
     build,
     objects: async (environment) => parseObjects(await build(environment)),
+    objectsByEnvironment: async () =>
+      new Map(await Promise.all(ENVIRONMENTS.map(async (e) => [e, parseObjects(await build(e))] as const))),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
