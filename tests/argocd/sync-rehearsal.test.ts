@@ -3,7 +3,7 @@
 // then the dev Application synced onto the empty namespace, drift healed, the HPA's replica count
 // kept, the API's monitoring synced next to it, and the commit the CI pin step makes deployed.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeObject } from '../support/kube-apiserver.js';
 import { sleep } from '../support/processes.js';
@@ -174,5 +174,64 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     expect(deployment?.spec.template.spec.containers[0]?.image).toMatch(/python-api:1\.0\.1$/);
     // The sync did not reset the HPA's count either (RespectIgnoreDifferences).
     expect(deployment?.spec.replicas).toBe(5);
+  });
+
+  // The AppProject's rules, applied by Argo CD itself (argocd/projects/python-api.yaml): a commit that
+  // adds a kind the project does not list, and a cluster-wide one, does not sync; once they are removed again, it does.
+  it('refuses a commit adding kinds the python-api project does not admit (a ResourceQuota, a ClusterRole), and syncs once they are gone', async () => {
+    const kustomization = path.join(r.tree.dir, 'gitops/overlays/dev/kustomization.yaml');
+    await writeFile(
+      path.join(r.tree.dir, 'gitops/overlays/dev/not-admitted.yaml'),
+      [
+        'apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: not-admitted\nspec:\n  hard:\n    pods: "50"',
+        'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: not-admitted\nrules: []',
+      ].join('\n---\n') + '\n',
+    );
+    const text = await readFile(kustomization, 'utf8');
+    await writeFile(kustomization, text.replace('resources:\n', 'resources:\n  - not-admitted.yaml\n'));
+    await git('add', 'gitops/overlays/dev');
+    await git(
+      '-c',
+      'user.name=dev',
+      '-c',
+      'user.email=dev@example.invalid',
+      'commit',
+      '-q',
+      '-m',
+      'dev: kinds the project does not admit',
+    );
+    const refused = await git('rev-parse', 'HEAD');
+
+    const status = await until('Argo CD to refuse the commit', async () => {
+      const s = await application();
+      const text = JSON.stringify(s);
+      return s.sync?.revision === refused &&
+        /ResourceQuota[^"]*not permitted in project/.test(text) &&
+        /ClusterRole[^"]*not permitted in project/.test(text)
+        ? s
+        : undefined;
+    });
+    expect(status.sync?.status).toBe('OutOfSync');
+    expect(await get(`/api/v1/namespaces/${NS}/resourcequotas/not-admitted`)).toBeUndefined();
+    expect(await get('/apis/rbac.authorization.k8s.io/v1/clusterroles/not-admitted')).toBeUndefined();
+
+    await rm(path.join(r.tree.dir, 'gitops/overlays/dev/not-admitted.yaml'));
+    await writeFile(kustomization, text);
+    await git('add', 'gitops/overlays/dev');
+    await git(
+      '-c',
+      'user.name=dev',
+      '-c',
+      'user.email=dev@example.invalid',
+      'commit',
+      '-q',
+      '-m',
+      'dev: back to what the project admits',
+    );
+    const fixed = await git('rev-parse', 'HEAD');
+    await until('the commit removing them Synced and Healthy', async () => {
+      const s = await application();
+      return s.sync?.revision === fixed && s.sync.status === 'Synced' && s.health?.status === 'Healthy' ? s : undefined;
+    });
   });
 });
