@@ -65,25 +65,7 @@ node_running || die "no running cluster under $STATE (run scripts/cluster/up.sh)
 [[ -z "$(ss -Hltn "sport = :$REGISTRY_PORT")" ]] || die "127.0.0.1:$REGISTRY_PORT is in use: set PYTHON_API_REGISTRY_PORT"
 
 # --- prerequisites ---------------------------------------------------------------------------
-missing=()
-for pkg in docker.io skopeo; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  log "apt-get install ${missing[*]}"
-  # The package would start a Docker Engine on the host (a bridge, iptables rules): a
-  # policy-rc.d that forbids starting services keeps it from doing so during the install.
-  policy_added=false
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    policy_added=true
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >"$LOGS/apt-dev-loop.log" 2>&1 ||
-    { apt-get update >>"$LOGS/apt-dev-loop.log" 2>&1 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt-dev-loop.log" 2>&1; } ||
-    { $policy_added && rm -f /usr/sbin/policy-rc.d; die "apt-get install failed (see $LOGS/apt-dev-loop.log)"; }
-  if $policy_added; then rm -f /usr/sbin/policy-rc.d; fi
-fi
+apt_install "$LOGS/apt-dev-loop.log" docker.io skopeo
 bash "$ROOT/scripts/install-tools.sh" registry buildkit >"$LOGS/install-tools-dev-loop.log" 2>&1 ||
   die "scripts/install-tools.sh registry buildkit failed (see $LOGS/install-tools-dev-loop.log)"
 

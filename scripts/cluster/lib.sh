@@ -154,6 +154,29 @@ forward_port() {
   die "forwarder $name: nothing listens on 127.0.0.1:$host_port (see $LOGS/forward-$name-host.log)"
 }
 
+# Installs the Debian packages of "$@" that are missing; apt's output goes to the log file $1.
+# Packages with a service (containerd, docker.io) would start it on the host: while installing,
+# a policy-rc.d forbids starting services (unless the machine already has one).
+apt_install() {
+  local log="$1" missing=() pkg policy_added=false rc=0
+  shift
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  log "apt-get install ${missing[*]}"
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    policy_added=true
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >"$log" 2>&1 ||
+    { apt-get update >>"$log" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1; } ||
+    rc=$?
+  if $policy_added; then rm -f /usr/sbin/policy-rc.d; fi
+  ((rc == 0)) || die "apt-get install ${missing[*]} failed (see $log)"
+}
+
 # Waits until "$@" succeeds, up to $1 seconds.
 wait_for() {
   local seconds="$1" what="$2"

@@ -67,18 +67,7 @@ on_exit() {
 }
 
 install_prerequisites() {
-  local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  if ((${#missing[@]})); then
-    step "apt-get install ${missing[*]}"
-    # Debian's policy-rc.d (or its absence) decides whether containerd's service starts; ours
-    # runs from our own config either way, and a host containerd would not see our socket.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >"$LOGS/apt.log" 2>&1 ||
-      { apt-get update >>"$LOGS/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1; } ||
-      die "apt-get install failed (see $LOGS/apt.log)"
-  fi
+  apt_install "$LOGS/apt.log" "${APT_PACKAGES[@]}"
   step "pinned tools: ${TOOLS[*]}"
   bash "$ROOT/scripts/install-tools.sh" "${TOOLS[@]}" >"$LOGS/install-tools.log" 2>&1 ||
     die "scripts/install-tools.sh ${TOOLS[*]} failed (see $LOGS/install-tools.log)"

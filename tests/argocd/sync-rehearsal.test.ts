@@ -29,6 +29,9 @@ const application = (name = APP) => r.application(name);
 const until = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs?: number) =>
   r.until(what, check, timeoutMs);
 const git = (...args: string[]) => r.git(...args);
+/** A commit in the fork, by `author` (as a developer or the CI pin step would make it). */
+const commit = (author: string, ...args: string[]) =>
+  git('-c', `user.name=${author}`, '-c', `user.email=${author}@example.invalid`, 'commit', '-q', ...args);
 
 describe(`bootstrap.sh and the root Application on a fresh cluster${ARGOCD_TITLE}`, () => {
   it('installs Argo CD and applies the root Application', () => {
@@ -147,7 +150,7 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     const pin = path.join(r.tree.dir, RELEASE_PIN);
     const text = await readFile(pin, 'utf8');
     await writeFile(pin, text.replaceAll('newTag: "1.0.0"', 'newTag: "1.0.1"'));
-    await git('-c', 'user.name=ci', '-c', 'user.email=ci@example.invalid', 'commit', '-q', '-am', 'dev: deploy 1.0.1');
+    await commit('ci', '-am', 'dev: deploy 1.0.1');
     const head = await git('rev-parse', 'HEAD');
 
     const status = await until('the new revision Synced and Healthy', async () => {
@@ -190,16 +193,7 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     const text = await readFile(kustomization, 'utf8');
     await writeFile(kustomization, text.replace('resources:\n', 'resources:\n  - not-admitted.yaml\n'));
     await git('add', 'gitops/overlays/dev');
-    await git(
-      '-c',
-      'user.name=dev',
-      '-c',
-      'user.email=dev@example.invalid',
-      'commit',
-      '-q',
-      '-m',
-      'dev: kinds the project does not admit',
-    );
+    await commit('dev', '-m', 'dev: kinds the project does not admit');
     const refused = await git('rev-parse', 'HEAD');
 
     const status = await until('Argo CD to refuse the commit', async () => {
@@ -218,16 +212,7 @@ describe(`Argo CD syncing the dev Application onto an empty cluster${ARGOCD_TITL
     await rm(path.join(r.tree.dir, 'gitops/overlays/dev/not-admitted.yaml'));
     await writeFile(kustomization, text);
     await git('add', 'gitops/overlays/dev');
-    await git(
-      '-c',
-      'user.name=dev',
-      '-c',
-      'user.email=dev@example.invalid',
-      'commit',
-      '-q',
-      '-m',
-      'dev: back to what the project admits',
-    );
+    await commit('dev', '-m', 'dev: back to what the project admits');
     const fixed = await git('rev-parse', 'HEAD');
     await until('the commit removing them Synced and Healthy', async () => {
       const s = await application();
