@@ -26,7 +26,7 @@ GO_LDFLAGS_BASE="-s -w"
 
 QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind registry)
 # Built one after another, never in parallel: each takes minutes of both cores.
-HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit tilt promtool prometheus kwok argocd-runtime)
+HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit tilt promtool prometheus kwok argocd-runtime argocd-project-check)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
 # Pinned but not installable here (see tools/versions.env); only built when named.
 UNAVAILABLE_TOOLS=(ksops)
@@ -68,6 +68,8 @@ tool_version() {
     tilt) echo "$TILT_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     argocd-runtime) echo "$ARGOCD_RUNTIME_VERSION" ;;
+    # Our program on Argo CD's library: a new build whenever its source changes too.
+    argocd-project-check) echo "$ARGOCD_RUNTIME_VERSION-$(source_hash tools/argocd-project-check)" ;;
     redis) echo "$REDIS_VERSION" ;;
     postgresql) echo "$POSTGRESQL_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
@@ -113,6 +115,7 @@ version_of() {
     registry) "$path" --version ;;
     # No version flag: the module version recorded in the binary.
     dockerfile-frontend) go version -m "$path" | awk '$2 == "github.com/moby/buildkit" { print $3 }' ;;
+    argocd-project-check) go version -m "$path" | awk '$2 == "github.com/argoproj/argo-cd/v3" { print $3 }' ;;
     kind) "$path" version ;;
     kubectl) "$path" version --client ;;
     argocd) "$path" version --client --short ;;
@@ -128,10 +131,16 @@ expected_version() {
   v="$(tool_version "$tool")"
   case "$tool" in
     promtool | prometheus) prometheus_release "$v" ;;
+    argocd-project-check) echo "$ARGOCD_RUNTIME_VERSION" ;;
     # PostgreSQL prints "17.10", the wheel is versioned "17.10.0".
     postgresql) echo "${v%.0}" ;;
     *) echo "${v#v}" ;;
   esac
+}
+
+# First 12 hex digits of the SHA-256 over a directory's files (names and contents).
+source_hash() {
+  (cd "$ROOT/$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 }
 
 # Prometheus tags v3.X.Y are published as Go module versions v0.3XX.Y.
@@ -191,6 +200,8 @@ module_field() {
 #   wrapper_build OUT MODULE VERSION REPLACES "PKG=BIN ..." LDFLAGS
 # REPLACES: none | copy (copy versioned replaces) | k8s-staging (copy versioned ones and map
 # ./staging/src/k8s.io/X to the published k8s.io/X v0.<minor>.<patch>).
+# WRAPPER_SOURCE=DIR (a directory of this repository): a main package of ours built against the
+# module's libraries, under the module's own replaces and go.sum; name it "./local=BIN".
 wrapper_build() {
   local out="$1" module="$2" version="$3" replaces="$4" targets="$5" ldflags="$6"
   local work gomod old new staging_version pkg bin t rc=0
@@ -228,9 +239,14 @@ wrapper_build() {
     upstream_sum="$(module_field "$module@$version" Dir)/go.sum"
     # (module cache files are read-only; go must be able to add lines as a non-root user)
     if [[ -f "$upstream_sum" ]]; then cp "$upstream_sum" go.sum && chmod u+w go.sum; fi
+    if [[ -n "${WRAPPER_SOURCE:-}" ]]; then
+      cp -R "$ROOT/$WRAPPER_SOURCE" local
+      go get "$module@$version"
+      go mod tidy
+    fi
     local pkgs=()
-    for t in $targets; do pkgs+=("${t%%=*}@$version"); done
-    go get -tool "${pkgs[@]}"
+    for t in $targets; do [[ "$t" == ./* ]] || pkgs+=("${t%%=*}@$version"); done
+    if ((${#pkgs[@]} > 0)); then go get -tool "${pkgs[@]}"; fi
     for t in $targets; do
       pkg="${t%%=*}"
       bin="${t#*=}"
@@ -377,6 +393,12 @@ build_argocd_runtime() {
   local pkg=github.com/argoproj/argo-cd/v3
   wrapper_build "$1" "$pkg" "$ARGOCD_RUNTIME_VERSION" copy "$pkg/cmd=argocd" \
     "-X $pkg/common.version=${ARGOCD_RUNTIME_VERSION#v} -X $pkg/common.gitTreeState=clean"
+}
+# Argo CD's AppProject rules as a program the tests call (tools/argocd-project-check), built
+# from the same Argo CD as the runtime above: its packages come out of that build's cache.
+build_argocd_project_check() {
+  WRAPPER_SOURCE=tools/argocd-project-check wrapper_build "$1" github.com/argoproj/argo-cd/v3 \
+    "$ARGOCD_RUNTIME_VERSION" copy "./local=argocd-project-check" ""
 }
 # Debian's packages, unpacked rather than installed: no root, no service started, and the two
 # shared libraries redis-server links against that a slim machine lacks sit next to it.

@@ -43,7 +43,7 @@ function stop(message) {
 const TEST_TOOLS = [
   ...['kustomize', 'sops', 'age', 'yq', 'kube-score', 'gitleaks', 'actionlint', 'helm', 'postgresql'],
   ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'prometheus', 'tilt'],
-  ...['kube-controller-manager', 'kube-scheduler', 'kwok', 'kwok-stages', 'argocd-runtime', 'redis'],
+  ...['kube-controller-manager', 'kube-scheduler', 'kwok', 'kwok-stages', 'argocd-runtime', 'argocd-project-check', 'redis'],
   ...['argocd', 'prometheus-operator', 'cert-manager', 'cert-manager-chart'],
 ];
 

@@ -1,16 +1,16 @@
-// The AppProjects really contain what they are meant to contain. This evaluates Argo CD's
-// project rules (source repositories, destinations, cluster- and namespace-scoped kind lists)
-// against every Application and every object each Application renders, the way the
-// application controller checks them before a sync.
+// The AppProjects really contain what they are meant to contain: every Application and every
+// object each Application renders is put to Argo CD's own project rules (source repositories,
+// destinations, cluster- and namespace-scoped kinds), the AppProject methods its application
+// controller calls before a sync, through tools/argocd-project-check.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { crdFiles, startKubeApiServer, type KubeObject } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
+import { runOk, tool } from '../support/tools.js';
 import { ENVIRONMENTS, find, isApplication, render, sourcesOf, type Application, type AppProject } from './helpers.js';
 import { KSOPS_TITLE } from '../support/notes.js';
 
 jest.setTimeout(180_000);
 
-const IN_CLUSTER = 'https://kubernetes.default.svc';
 // Cluster-scoped kinds among everything rendered here ("every kind rendered here has the scope
 // the API server gives it" below asks a real kube-apiserver's discovery).
 const CLUSTER_SCOPED = new Set([
@@ -22,54 +22,30 @@ const CLUSTER_SCOPED = new Set([
   'ValidatingWebhookConfiguration',
 ]);
 
-/** Argo CD's glob matching for sourceRepos / destinations ('*' and literal). */
-const globMatch = (pattern: string, value: string) =>
-  new RegExp(
-    `^${pattern
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  ).test(value);
-
 const groupOf = (object: KubeObject) => (object.apiVersion.includes('/') ? object.apiVersion.split('/')[0]! : '');
 
-/** Why the project refuses the object, or null when it admits it. */
-function refusal(project: AppProject, app: Application, object: KubeObject): string | null {
-  const group = groupOf(object);
-  const listed = (list: { group: string; kind: string }[] | undefined) =>
-    (list ?? []).some((entry) => globMatch(entry.group, group) && globMatch(entry.kind, object.kind));
-  const id = `${object.kind}/${object.metadata.name}`;
-  if (CLUSTER_SCOPED.has(object.kind)) {
-    return listed(project.spec.clusterResourceWhitelist)
-      ? null
-      : `${id}: cluster-scoped kind not in clusterResourceWhitelist`;
-  }
-  const whitelist = project.spec.namespaceResourceWhitelist;
-  if (whitelist && whitelist.length > 0 && !listed(whitelist)) return `${id}: kind not in namespaceResourceWhitelist`;
-  const namespace = object.metadata.namespace ?? app.spec.destination.namespace;
-  const server = app.spec.destination.server ?? IN_CLUSTER;
-  const allowed = (project.spec.destinations ?? []).some(
-    (d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, namespace),
-  );
-  return allowed ? null : `${id}: namespace ${namespace} is not a destination of project ${project.metadata.name}`;
+interface ProjectCheck {
+  project: AppProject;
+  application: Application;
+  objects?: KubeObject[];
 }
 
-function admitsApplication(project: AppProject, app: Application): string[] {
-  const problems: string[] = [];
-  for (const source of sourcesOf(app)) {
-    if (!(project.spec.sourceRepos ?? []).some((repo) => globMatch(repo, source.repoURL)))
-      problems.push(`source ${source.repoURL} not in sourceRepos`);
-  }
-  const server = app.spec.destination.server ?? IN_CLUSTER;
-  if (
-    !(project.spec.destinations ?? []).some(
-      (d) => globMatch(d.server ?? '', server) && globMatch(d.namespace, app.spec.destination.namespace),
-    )
-  ) {
-    problems.push(`destination ${server} ${app.spec.destination.namespace} not allowed`);
-  }
-  return problems;
+/** Argo CD's verdict on each check: why the project refuses the Application or its objects. */
+async function refusals(checks: ProjectCheck[]): Promise<string[][]> {
+  const input = checks.map(({ project, application, objects = [] }) => ({
+    project,
+    application,
+    objects: objects.map((o) => ({
+      group: groupOf(o),
+      kind: o.kind,
+      name: o.metadata.name,
+      namespace: o.metadata.namespace ?? '',
+      namespaced: !CLUSTER_SCOPED.has(o.kind),
+    })),
+  }));
+  return JSON.parse(await runOk(tool('argocd-project-check'), [], { input: JSON.stringify(input) })) as string[][];
 }
+const refusalsOf = async (check: ProjectCheck) => (await refusals([check]))[0]!;
 
 let tree: RenderTree;
 let projects: Map<string, AppProject>;
@@ -110,23 +86,29 @@ describe('the default project', () => {
 
 describe.each(ENVIRONMENTS)(`in the %s cluster${KSOPS_TITLE}`, (env) => {
   it('every Application names a project that admits its sources and destination', async () => {
-    for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
-      const project = projects.get(app.spec.project);
-      expect([app.metadata.name, project ? 'found' : 'missing']).toEqual([app.metadata.name, 'found']);
-      expect([app.metadata.name, admitsApplication(project!, app)]).toEqual([app.metadata.name, []]);
-    }
+    const apps = (await render(`gitops/apps/${env}`)).filter(isApplication);
+    for (const app of apps)
+      expect([app.metadata.name, projects.has(app.spec.project) ? 'found' : 'missing']).toEqual([
+        app.metadata.name,
+        'found',
+      ]);
+    const verdicts = await refusals(
+      apps.map((application) => ({ project: projects.get(application.spec.project)!, application })),
+    );
+    expect(apps.map((app, i) => [app.metadata.name, verdicts[i]])).toEqual(apps.map((app) => [app.metadata.name, []]));
   });
 
   it("every object an Application renders is admitted by its project's kinds and destinations", async () => {
-    let checked = 0;
-    for (const app of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
-      const objects = await renderedBy(app, env);
-      if (!objects) continue;
-      const problems = objects.map((o) => refusal(projects.get(app.spec.project)!, app, o)).filter(Boolean);
-      expect([app.metadata.name, problems]).toEqual([app.metadata.name, []]);
-      checked += objects.length;
+    const checks: ProjectCheck[] = [];
+    for (const application of (await render(`gitops/apps/${env}`)).filter(isApplication)) {
+      const objects = await renderedBy(application, env);
+      if (objects) checks.push({ project: projects.get(application.spec.project)!, application, objects });
     }
-    expect(checked).toBeGreaterThan(100);
+    const verdicts = await refusals(checks);
+    expect(checks.map((c, i) => [c.application.metadata.name, verdicts[i]])).toEqual(
+      checks.map((c) => [c.application.metadata.name, []]),
+    );
+    expect(checks.reduce((sum, c) => sum + c.objects!.length, 0)).toBeGreaterThan(100);
   });
 
   it('nothing lands in the default namespace', async () => {
@@ -146,19 +128,20 @@ describe('the python-api project', () => {
   });
 
   it('refuses another namespace, a kind it does not use, and cluster-wide RBAC', async () => {
-    const project = projects.get('python-api')!;
-    expect(refusal(project, await app(), deployment('python-api-ns'))).toBeNull();
-    expect(refusal(project, await app(), deployment('default'))).toMatch(/not a destination/);
+    const check = async (object: KubeObject) =>
+      refusalsOf({ project: projects.get('python-api')!, application: await app(), objects: [object] });
+    expect(await check(deployment('python-api-ns'))).toEqual([]);
+    expect(await check(deployment('default'))).toEqual([
+      'Deployment/x: namespace default is not permitted in project python-api',
+    ]);
+    expect(await check({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'x' } })).toEqual([
+      'DaemonSet/x: namespaced kind DaemonSet.apps is not permitted in project python-api',
+    ]);
     expect(
-      refusal(project, await app(), { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'x' } }),
-    ).toMatch(/namespaceResourceWhitelist/);
-    expect(
-      refusal(project, await app(), {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRole',
-        metadata: { name: 'x' },
-      }),
-    ).toMatch(/clusterResourceWhitelist/);
+      await check({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } }),
+    ).toEqual([
+      'ClusterRole/x: cluster-scoped kind ClusterRole.rbac.authorization.k8s.io is not permitted in project python-api',
+    ]);
   });
 
   it('only takes sources from this repository', async () => {
@@ -171,7 +154,9 @@ describe('the python-api project', () => {
         source: { repoURL: 'https://charts.example.org', chart: 'x', targetRevision: '1.0.0' },
       },
     } as Application;
-    expect(admitsApplication(project, chart)).toEqual(['source https://charts.example.org not in sourceRepos']);
+    expect(await refusalsOf({ project, application: chart })).toEqual([
+      'source https://charts.example.org is not permitted in project python-api',
+    ]);
   });
 });
 
