@@ -2,11 +2,10 @@
 // backup, the restore template and the weekly drill run the server's own image with our
 // scripts, write to a claim of their own, read credentials from postgres-secret, and reach
 // PostgreSQL through their own NetworkPolicies.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { KubeObject } from '../support/kube-apiserver.js';
-import { ENVIRONMENTS, prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
+import { ENVIRONMENTS, renderEveryOverlayOnce } from '../support/overlays.js';
 import { REPO_ROOT } from '../support/tools.js';
 import { annotations, dataOf, find, findGenerated, id, selects, workloads, type LabelSelector } from './helpers.js';
 
@@ -36,20 +35,10 @@ interface PodSpecLike {
   }[];
 }
 
-let tree: RenderTree;
-let rendered = new Map<Environment, KubeObject[]>();
-
-beforeAll(async () => {
-  tree = await prepareRenderTree();
-  rendered = await tree.objectsByEnvironment();
-}, 120_000);
-
-afterAll(async () => {
-  await tree?.cleanup();
-});
+const overlays = renderEveryOverlayOnce();
 
 describe.each(ENVIRONMENTS)('backups in overlay %s', (environment) => {
-  const objects = () => rendered.get(environment) ?? [];
+  const objects = () => overlays.objectsOf(environment);
   const cronJob = (name: string) => find(objects(), 'CronJob', name).spec as CronJobSpec;
   const pod = (name: string) => cronJob(name).jobTemplate.spec.template.spec;
   const env = (name: string) =>

@@ -1,13 +1,13 @@
 // What every rendered overlay must satisfy beyond schema validity: hardened containers,
 // selectors and ports that connect, the plan's numbers, and the Argo CD ordering.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SECRETS_DIR, loadConfig, type Config } from '../../apps/api/src/config/config.js';
 import type { KubeObject } from '../support/kube-apiserver.js';
-import { ENVIRONMENTS, prepareRenderTree, type Environment, type RenderTree } from '../support/overlays.js';
+import { ENVIRONMENTS, renderEveryOverlayOnce, type Environment } from '../support/overlays.js';
 import {
   annotations,
   dataOf,
@@ -26,19 +26,9 @@ import { KSOPS_TITLE } from '../support/notes.js';
 import { REPO_ROOT } from '../support/tools.js';
 import { parse as parseYaml } from 'yaml';
 
-let tree: RenderTree;
-let rendered = new Map<Environment, KubeObject[]>();
+const overlays = renderEveryOverlayOnce();
 
-beforeAll(async () => {
-  tree = await prepareRenderTree();
-  rendered = await tree.objectsByEnvironment();
-}, 120_000);
-
-afterAll(async () => {
-  await tree?.cleanup();
-});
-
-const objectsOf = (environment: Environment) => rendered.get(environment) ?? [];
+const { objectsOf } = overlays;
 
 /** Every container of every pod template, with where it lives. */
 function allContainers(objects: KubeObject[]) {
@@ -256,7 +246,10 @@ describe.each(ENVIRONMENTS)(`overlay %s${KSOPS_TITLE}`, (environment) => {
       const { parse } = await import('yaml');
       const { readFile } = await import('node:fs/promises');
       const release = parse(
-        await readFile(path.join(tree.dir, 'gitops', 'overlays', environment, 'release', 'kustomization.yaml'), 'utf8'),
+        await readFile(
+          path.join(overlays.tree().dir, 'gitops', 'overlays', environment, 'release', 'kustomization.yaml'),
+          'utf8',
+        ),
       ) as { kind: string; images: { name: string; newName?: string; newTag: string; digest?: string }[] };
       expect(release.kind).toBe('Component');
       expect(Object.keys(release).sort()).toEqual(['apiVersion', 'images', 'kind']);
@@ -267,7 +260,10 @@ describe.each(ENVIRONMENTS)(`overlay %s${KSOPS_TITLE}`, (environment) => {
         expect({ pin: pin.name, rendered: images.includes(reference) }).toEqual({ pin: pin.name, rendered: true });
       }
       // A third-party pin repeats the base's tag (its digest is resolved for that tag): never another one.
-      const base = await readFile(path.join(tree.dir, 'gitops', 'base', 'postgres', 'statefulset.yaml'), 'utf8');
+      const base = await readFile(
+        path.join(overlays.tree().dir, 'gitops', 'base', 'postgres', 'statefulset.yaml'),
+        'utf8',
+      );
       for (const pin of release.images.filter((i) => !i.name.startsWith('python-api')))
         expect(base).toContain(`image: ${pin.name}:${pin.newTag}\n`);
     });

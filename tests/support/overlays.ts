@@ -3,6 +3,7 @@
 // private keys: the overlays are copied into a temp dir, an ephemeral age key per
 // environment replaces the recipients, and the project's own scripts/secrets create
 // fresh encrypted secrets there. Everything else is byte-for-byte the committed tree.
+import { afterAll, beforeAll } from '@jest/globals';
 import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,5 +91,28 @@ export async function prepareRenderTree(): Promise<RenderTree> {
     objectsByEnvironment: async () =>
       new Map(await Promise.all(ENVIRONMENTS.map(async (e) => [e, parseObjects(await build(e))] as const))),
     cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * For a test file that reads every overlay: renders them once before its tests (beforeAll) and
+ * removes the copy after them. `objectsOf(env)` is what that overlay rendered; `tree()` the copy.
+ */
+export function renderEveryOverlayOnce() {
+  let tree: RenderTree | undefined;
+  let rendered = new Map<Environment, KubeObject[]>();
+  beforeAll(async () => {
+    tree = await prepareRenderTree();
+    rendered = await tree.objectsByEnvironment();
+  }, 120_000);
+  afterAll(async () => {
+    await tree?.cleanup();
+  });
+  return {
+    objectsOf: (environment: Environment) => rendered.get(environment) ?? [],
+    tree: () => {
+      if (!tree) throw new Error('the overlays are rendered in beforeAll: read them inside a test');
+      return tree;
+    },
   };
 }
