@@ -24,7 +24,7 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind registry)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind registry regctl)
 # Built one after another, never in parallel: each takes minutes of both cores.
 HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit tilt promtool prometheus kwok argocd-runtime argocd-project-check)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
@@ -63,6 +63,7 @@ tool_version() {
     coredns) echo "$COREDNS_VERSION" ;;
     kind) echo "$KIND_VERSION" ;;
     registry) echo "$REGISTRY_VERSION" ;;
+    regctl) echo "$REGCTL_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     promtool | prometheus) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
@@ -113,6 +114,7 @@ version_of() {
     kube-router) "$path" --version ;;
     coredns) "$path" -version ;;
     registry) "$path" --version ;;
+    regctl) "$path" version --format '{{.VCSTag}}' ;;
     # No version flag: the module version recorded in the binary.
     dockerfile-frontend) go version -m "$path" | awk '$2 == "github.com/moby/buildkit" { print $3 }' ;;
     argocd-project-check) go version -m "$path" | awk '$2 == "github.com/argoproj/argo-cd/v3" { print $3 }' ;;
@@ -342,6 +344,7 @@ build_registry() {
   go_install "$1" "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" \
     "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"
 }
+build_regctl() { go_install "$1" "" "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION"; }
 # The second cluster provider of the real-cluster suite, for CI machines with Docker.
 build_kind() { go_install "$1" "" "sigs.k8s.io/kind@$KIND_VERSION"; }
 build_etcd() {

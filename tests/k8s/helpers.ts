@@ -59,6 +59,21 @@ export function workloads(objects: KubeObject[]): { object: KubeObject; template
 
 export const id = (o: KubeObject) => `${o.kind}/${o.metadata.name}`;
 
+/** Every container of every pod template, with where it lives. */
+export function allContainers(objects: KubeObject[]) {
+  return workloads(objects).flatMap(({ object, template }) => [
+    ...template.spec.containers.map((container) => ({ owner: object, template, container, init: false })),
+    ...(template.spec.initContainers ?? []).map((container) => ({ owner: object, template, container, init: true })),
+  ]);
+}
+
+/** Containers whose image is not pinned as tag@sha256 (what a moved tag could change). */
+export function unpinnedImages(objects: KubeObject[]): string[] {
+  return allContainers(objects)
+    .map(({ owner, container }) => `${id(owner)} ${container.name}: ${container.image}`)
+    .filter((line) => !/:[^/:@]+@sha256:[0-9a-f]{64}$/.test(line));
+}
+
 export { find } from '../support/kube-apiserver.js';
 
 /** ConfigMaps carry a content hash suffix: find by the generator's name. */

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT, run, runOk, tool, toolsEnv } from '../support/tools.js';
 import { readYaml } from '../support/repository.js';
+import { prepareRenderTree } from '../support/overlays.js';
+import { startRegistry } from '../support/registry.js';
+import { unpinnedImages } from '../k8s/helpers.js';
 
 interface Step {
   name?: string;
@@ -252,4 +255,80 @@ describe('promotion', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('promotion against a registry [stand-in: a distribution registry on loopback answers for docker.io]', () => {
+  it('leaves staging pinning every workload image by digest: ours copied from dev, PostgreSQL and its exporter resolved from the registry', async () => {
+    const wf = workflow('promote.yaml');
+    const [registry, tree] = await Promise.all([startRegistry(), prepareRenderTree()]);
+    try {
+      // What Docker Hub holds for the tags staging names.
+      const postgres = await registry.createImage('library/postgres', '17.10-bookworm');
+      const exporter = await registry.createImage('prometheuscommunity/postgres-exporter', 'v0.18.1');
+      // The steps run in the render tree (base, components, secrets), as in a checkout.
+      await symlink(path.join(REPO_ROOT, '.tools'), path.join(tree.dir, '.tools'));
+      await runOk('git', ['init', '-q'], { cwd: tree.dir });
+      await runOk('git', ['add', 'gitops'], { cwd: tree.dir });
+      const dev = await runStep(
+        step(workflow('deploy.yaml'), 'deploy-dev', DEV_PIN_STEP).run!,
+        built('sha-c0ffee'),
+        tree.dir,
+      );
+      expect(dev.code).toBe(0);
+      const env = { TO: 'staging', GITHUB_OUTPUT: path.join(tree.dir, 'github-output') };
+      const copy = await runStep(step(wf, 'pull-request', 'Copy the image pins').run!, env, tree.dir);
+      expect(copy.code).toBe(0);
+      const pin = await runStep(
+        step(wf, 'pull-request', 'Pin the third-party images by digest').run!,
+        {
+          ...env,
+          REGCTL_CONFIG: registry.dockerHubConfig,
+        },
+        tree.dir,
+      );
+      expect({ code: pin.code, output: pin.code === 0 ? '' : pin.stdout + pin.stderr }).toEqual({
+        code: 0,
+        output: '',
+      });
+
+      const release = parse(await readFile(path.join(tree.dir, RELEASE('staging')), 'utf8')) as {
+        images: { name: string; digest?: string }[];
+      };
+      expect(release.images.map(({ name, digest }) => [name, digest])).toEqual([
+        ['python-api', digest('a')],
+        ['python-api-migrate', digest('b')],
+        ['postgres', postgres],
+        ['prometheuscommunity/postgres-exporter', exporter],
+      ]);
+      const staging = await tree.objects('staging');
+      expect(unpinnedImages(staging)).toEqual([]);
+      expect(JSON.stringify(staging)).toContain(`postgres:17.10-bookworm@${postgres}`);
+    } finally {
+      await Promise.all([registry.stop(), tree.cleanup()]);
+    }
+  }, 120_000);
+
+  it('refuses a third-party tag the registry does not hold: nothing is pinned, and the run fails', async () => {
+    const registry = await startRegistry();
+    const dir = await overlayCopy();
+    try {
+      await registry.createImage('library/postgres', '17.10-bookworm'); // the exporter is missing
+      const before = await readFile(path.join(dir, RELEASE('staging')), 'utf8');
+      const result = await runStep(
+        step(workflow('promote.yaml'), 'pull-request', 'Pin the third-party images by digest').run!,
+        { TO: 'staging', REGCTL_CONFIG: registry.dockerHubConfig },
+        dir,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toContain('could not resolve prometheuscommunity/postgres-exporter:v0.18.1 to a digest');
+      const after = parse(await readFile(path.join(dir, RELEASE('staging')), 'utf8')) as {
+        images: { name: string; digest?: string }[];
+      };
+      // The loop stops at the first image it cannot resolve; the pull request is never opened.
+      expect(after.images.find((i) => i.name === 'prometheuscommunity/postgres-exporter')?.digest).toBeUndefined();
+      expect(before).toContain('prometheuscommunity/postgres-exporter');
+    } finally {
+      await Promise.all([registry.stop(), rm(dir, { recursive: true, force: true })]);
+    }
+  }, 60_000);
 });
