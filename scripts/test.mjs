@@ -41,9 +41,29 @@ function stop(message) {
 // and a cold build of each costs minutes). The second line is the simulated cluster and the Argo CD
 // that syncs onto it (tests/argocd/sync-rehearsal.test.ts).
 const TEST_TOOLS = [
-  ...['kustomize', 'sops', 'age', 'yq', 'kube-score', 'gitleaks', 'actionlint', 'helm', 'postgresql', 'registry', 'regctl'],
+  ...[
+    'kustomize',
+    'sops',
+    'age',
+    'yq',
+    'kube-score',
+    'gitleaks',
+    'actionlint',
+    'helm',
+    'postgresql',
+    'registry',
+    'regctl',
+  ],
   ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'prometheus', 'tilt'],
-  ...['kube-controller-manager', 'kube-scheduler', 'kwok', 'kwok-stages', 'argocd-runtime', 'argocd-project-check', 'redis'],
+  ...[
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kwok',
+    'kwok-stages',
+    'argocd-runtime',
+    'argocd-project-check',
+    'redis',
+  ],
   ...['argocd', 'prometheus-operator', 'cert-manager', 'cert-manager-chart'],
 ];
 
