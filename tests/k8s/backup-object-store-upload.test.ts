@@ -52,6 +52,7 @@ let objectStoreSecret: string;
 let rcloneConfig: string;
 let claim: string;
 let firstDump: string;
+let dumpBytes = 0;
 const pods: LocalPod[] = [];
 const timings: Record<string, number> = {};
 
@@ -177,7 +178,10 @@ afterAll(async () => {
     const seconds = Object.entries(timings)
       .map(([name, s]) => `${name} ${s.toFixed(2)} s`)
       .join(', ');
-    note({ kind: 'measured', what: `object store, ${ITEMS + 2} items (containers run here): ${seconds}` });
+    note({
+      kind: 'measured',
+      what: `object store, ${ITEMS + 2} items, dump ${dumpBytes} bytes (containers run here): ${seconds}`,
+    });
   }
   await stopProcess(s3);
   await sql?.end();
@@ -212,6 +216,7 @@ describe(`backups in the object store, run for real [stand-in: rclone serve s3 f
     });
     firstDump = results[0]?.stdout.trim() as string;
     expect(firstDump).toMatch(new RegExp(`^${databaseName}-\\d{8}T\\d{6}Z\\.dump$`));
+    dumpBytes = (await stat(path.join(claim, firstDump))).size;
     expect(await readFile(path.join(claim, `${firstDump}.counts`), 'utf8')).toBe(
       `public._prisma_migrations\t1\npublic.items\t${ITEMS + 2}\n`,
     );
