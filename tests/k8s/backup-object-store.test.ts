@@ -2,7 +2,8 @@
 // ships: staging rendered with the option added, and Garage's own kustomization, are accepted by a
 // real kube-apiserver (strict validation, restricted Pod Security), and the backup uploads only
 // after the dump verified while restore and drill read from the bucket. Garage itself does not run
-// here (its image cannot be fetched): this proves the manifests, not the upload.
+// here (its image cannot be fetched): this proves the manifests; the upload, retention and restore
+// from the bucket run in backup-object-store-upload.test.ts, against a stand-in S3 server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import {
