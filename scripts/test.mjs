@@ -38,8 +38,9 @@ function stop(message) {
 }
 
 // The pinned tools the suites call (kubeconform and kwokctl are installable too, but no test needs them,
-// and a cold build of each costs minutes). The second line is the simulated cluster and the Argo CD
-// that syncs onto it (tests/argocd/sync-rehearsal.test.ts).
+// and a cold build of each costs minutes). rclone is the backups' object-store client and, with
+// `rclone serve s3`, the S3 server standing in for Garage (tests/k8s/backup-object-store-upload.test.ts).
+// The third line is the simulated cluster and the Argo CD that syncs onto it (tests/argocd/sync-rehearsal.test.ts).
 const TEST_TOOLS = [
   ...[
     'kustomize',
@@ -53,6 +54,7 @@ const TEST_TOOLS = [
     'postgresql',
     'registry',
     'regctl',
+    'rclone',
   ],
   ...['kube-apiserver', 'kubectl', 'etcd', 'promtool', 'prometheus', 'tilt'],
   ...[

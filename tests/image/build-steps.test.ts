@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
 import { applyMigrations } from '../../apps/api/src/db/migrations.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../apps/api/src/dev/embedded-postgres.js';
-import { freePort } from '../../apps/api/src/dev/free-port.js';
+import { freePorts } from '../../apps/api/src/dev/free-port.js';
 import { REPO_ROOT, run, runOk } from '../support/tools.js';
 import { waitFor } from '../support/wait.js';
 import { contextFiles, covers } from './lib/context.js';
@@ -178,8 +178,7 @@ describe('runtime target', () => {
     expect(entrypoint[0]).toBe('node');
     const empty = path.join(work, 'empty');
     await mkdir(empty, { recursive: true });
-    const port = await freePort();
-    const metricsPort = await freePort();
+    const [port, metricsPort] = (await freePorts(2)) as [number, number];
 
     const sql = new pg.Client({ connectionString: url });
     await sql.connect();

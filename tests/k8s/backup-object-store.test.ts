@@ -2,9 +2,9 @@
 // ships: staging rendered with the option added, and Garage's own kustomization, are accepted by a
 // real kube-apiserver (strict validation, restricted Pod Security), and the backup uploads only
 // after the dump verified while restore and drill read from the bucket. Garage itself does not run
-// here (its image cannot be fetched): this proves the manifests, not the upload.
+// here (its image cannot be fetched): this proves the manifests; the upload, retention and restore
+// from the bucket run in backup-object-store-upload.test.ts, against a stand-in S3 server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   crdFiles,
@@ -15,32 +15,18 @@ import {
 } from '../support/kube-apiserver.js';
 import { prepareRenderTree, type RenderTree } from '../support/overlays.js';
 import { REPO_ROOT, runOk, tool } from '../support/tools.js';
-import { find, id, workloads, type PodSpec } from './helpers.js';
+import { cronJobPodSpec, find, id, renderStagingWithObjectStore, workloads } from './helpers.js';
 
 let server: KubeApiServer;
 let tree: RenderTree;
 let staging: KubeObject[] = [];
 let garage: KubeObject[] = [];
 
-interface CronJobPod {
-  spec: { jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } } };
-}
-const podSpec = (name: string) =>
-  (find(staging, 'CronJob', name) as unknown as CronJobPod).spec.jobTemplate.spec.template.spec;
+const podSpec = (name: string) => cronJobPodSpec(staging, name);
 
 beforeAll(async () => {
   [server, tree] = await Promise.all([startKubeApiServer(), prepareRenderTree()]);
-  const kustomization = path.join(tree.dir, 'gitops', 'overlays', 'staging', 'kustomization.yaml');
-  const text = await readFile(kustomization, 'utf8');
-  expect(text).toContain('  - ../../components/backup\n');
-  await writeFile(
-    kustomization,
-    text.replace(
-      '  - ../../components/backup\n',
-      '  - ../../components/backup\n  - ../../components/backup-object-store\n',
-    ),
-  );
-  staging = await tree.objects('staging');
+  staging = await renderStagingWithObjectStore(tree);
   await server.installCrds(crdFiles('cert-manager'));
   garage = parseObjects(
     await runOk(tool('kustomize'), [
@@ -101,7 +87,7 @@ describe('the object-store option', () => {
     expect(spec.initContainers?.map((c) => c.name)).toEqual(['backup']);
     expect(spec.containers.map((c) => c.name)).toEqual(['upload']);
     const upload = spec.containers[0]!;
-    expect((upload as { args?: string[] }).args?.[0]).toMatch(/^rclone copy \/backups "store:\$BUCKET"/);
+    expect(upload.args?.[0]).toMatch(/^rclone copy \/backups "store:\$BUCKET"/);
     expect(upload.volumeMounts?.find((m) => m.name === 'backups')).toMatchObject({ readOnly: true });
     expect(spec.volumes?.find((v) => v.name === 'object-store')?.secret?.secretName).toBe('backup-object-store');
   });

@@ -1,9 +1,14 @@
 // Lookups over rendered manifests shared by the k8s suites.
-import type { KubeObject } from '../support/kube-apiserver.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { find, type KubeObject } from '../support/kube-apiserver.js';
+import type { RenderTree } from '../support/overlays.js';
 
 export interface Container {
   name: string;
   image?: string;
+  command?: string[];
+  args?: string[];
   ports?: { name?: string; containerPort: number }[];
   env?: unknown[];
   envFrom?: unknown[];
@@ -13,7 +18,7 @@ export interface Container {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   lifecycle?: { preStop?: { sleep?: { seconds: number }; exec?: unknown } };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
 export interface Probe {
@@ -32,6 +37,7 @@ export interface PodSpec {
     emptyDir?: unknown;
     persistentVolumeClaim?: { claimName: string };
   }[];
+  restartPolicy?: string;
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   terminationGracePeriodSeconds?: number;
@@ -74,7 +80,26 @@ export function unpinnedImages(objects: KubeObject[]): string[] {
     .filter((line) => !/:[^/:@]+@sha256:[0-9a-f]{64}$/.test(line));
 }
 
-export { find } from '../support/kube-apiserver.js';
+export { find };
+
+/** The pod spec of the Jobs a CronJob creates. */
+export function cronJobPodSpec(objects: KubeObject[], name: string): PodSpec {
+  const spec = find(objects, 'CronJob', name).spec as { jobTemplate: { spec: { template: PodTemplate } } };
+  return spec.jobTemplate.spec.template.spec;
+}
+
+/**
+ * Staging rendered with the backups' object-store option added after the backup component, as
+ * docs/backup-restore.md ("Object store") tells an operator to do (in the tree's copy of gitops/).
+ */
+export async function renderStagingWithObjectStore(tree: RenderTree): Promise<KubeObject[]> {
+  const kustomization = path.join(tree.dir, 'gitops', 'overlays', 'staging', 'kustomization.yaml');
+  const text = await readFile(kustomization, 'utf8');
+  const backup = '  - ../../components/backup\n';
+  if (!text.includes(backup)) throw new Error(`${kustomization} does not list ${backup.trim()}`);
+  await writeFile(kustomization, text.replace(backup, `${backup}  - ../../components/backup-object-store\n`));
+  return tree.objects('staging');
+}
 
 /** ConfigMaps carry a content hash suffix: find by the generator's name. */
 export function findGenerated(objects: KubeObject[], kind: string, name: string): KubeObject {

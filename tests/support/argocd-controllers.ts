@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort, spawnLogged, stopProcess, tail } from './processes.js';
+import { freePorts, spawnLogged, stopProcess, tail } from './processes.js';
 import { run, tool } from './tools.js';
 
 export interface ArgoCdControllersOptions {
@@ -34,11 +34,11 @@ export async function startArgoCdControllers(options: ArgoCdControllersOptions):
   const scratch = path.join(options.dir, 'tmp');
   await mkdir(scratch, { recursive: true });
 
-  const [redisPort, repoPort, repoMetrics, controllerMetrics] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
+  const [redisPort, repoPort, repoMetrics, controllerMetrics] = (await freePorts(4)) as [
+    number,
+    number,
+    number,
+    number,
   ];
   start(
     'redis',

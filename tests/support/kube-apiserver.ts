@@ -15,7 +15,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { freePort, spawnLogged, stopProcess, tail } from './processes.js';
+import { freePorts, spawnLogged, stopProcess, tail } from './processes.js';
 import { waitFor } from './wait.js';
 import { ASSETS_DIR, tool } from './tools.js';
 
@@ -120,7 +120,7 @@ async function startOnce(options: StartOptions): Promise<KubeApiServer> {
   const etcdBin = tool('etcd');
   const apiserverBin = tool('kube-apiserver');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-apiserver-'));
-  const [clientPort, peerPort, securePort] = [await freePort(), await freePort(), await freePort()];
+  const [clientPort, peerPort, securePort] = (await freePorts(3)) as [number, number, number];
   const token = randomBytes(24).toString('hex');
 
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

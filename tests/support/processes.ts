@@ -2,24 +2,10 @@
 // a log file, is stopped with SIGTERM (SIGKILL after 5 s), and listens on a port probed free.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import net from 'node:net';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A free TCP port on 127.0.0.1 (free when probed: bind it soon). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+export { freePort, freePorts } from '../../apps/api/src/dev/free-port.js';
 
 /** Starts a program with stdout and stderr going to logFile. */
 export function spawnLogged(file: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): ChildProcess {
