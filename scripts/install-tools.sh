@@ -68,7 +68,7 @@ tool_version() {
     promtool | prometheus) echo "$PROMETHEUS_VERSION" ;;
     tilt) echo "$TILT_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
-    rclone) echo "$RCLONE_VERSION" ;;
+    rclone) echo "$RCLONE_VERSION-$(source_hash tools/rclone)" ;;
     argocd-runtime) echo "$ARGOCD_RUNTIME_VERSION" ;;
     # Our program on Argo CD's library: a new build whenever its source changes too.
     argocd-project-check) echo "$ARGOCD_RUNTIME_VERSION-$(source_hash tools/argocd-project-check)" ;;
@@ -136,6 +136,7 @@ expected_version() {
   case "$tool" in
     promtool | prometheus) prometheus_release "$v" ;;
     argocd-project-check) echo "$ARGOCD_RUNTIME_VERSION" ;;
+    rclone) echo "${RCLONE_VERSION#v}" ;;
     # PostgreSQL prints "17.10", the wheel is versioned "17.10.0".
     postgresql) echo "${v%.0}" ;;
     *) echo "${v#v}" ;;
@@ -467,36 +468,10 @@ WRAPPER
 build_kwok() {
   go_install "$1" "" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
-# rclone as the backup pods run it (gitops/components/backup-object-store: copy, delete, lsl
-# against an S3 remote, local files) plus `serve s3`, the S3 server the tests stand in for Garage
-# with, and lsjson to read a bucket. rclone.go imports every backend and command (~70 backends:
-# cloud SDKs, FUSE, ...); this wrapper main imports only these, which is what keeps the build short.
-RCLONE_PACKAGES="backend/local backend/s3 cmd/copy cmd/delete cmd/lsl cmd/lsjson cmd/serve/s3 cmd/version"
+# rclone as the backup pods run it, with only the backends and commands used (tools/rclone).
 build_rclone() {
-  local out="$1" module=github.com/rclone/rclone work pkg rc=0
-  work="$(mktemp -d "$CACHE_DIR/.work-XXXXXX")"
-  set +e
-  (
-    set -euo pipefail
-    cd "$work"
-    go mod init wrapper.invalid/rclone >/dev/null 2>&1
-    # The upstream go.sum, as wrapper_build seeds it (module cache files are read-only).
-    cp "$(module_field "$module@$RCLONE_VERSION" Dir)/go.sum" go.sum && chmod u+w go.sum
-    {
-      printf '// rclone with only the backends and commands this repository uses (scripts/install-tools.sh).\n'
-      printf 'package main\n\nimport (\n\t"%s/cmd"\n' "$module"
-      for pkg in $RCLONE_PACKAGES; do printf '\t_ "%s/%s"\n' "$module" "$pkg"; done
-      printf ')\n\nfunc main() { cmd.Main() }\n'
-    } >main.go
-    local pkgs=("$module/cmd@$RCLONE_VERSION")
-    for pkg in $RCLONE_PACKAGES; do pkgs+=("$module/$pkg@$RCLONE_VERSION"); done
-    go get "${pkgs[@]}"
-    CGO_ENABLED=0 go build -trimpath -ldflags "$GO_LDFLAGS_BASE -X $module/fs.Version=$RCLONE_VERSION" -o "$out/rclone" .
-  )
-  rc=$?
-  set -e
-  rm -rf "$work"
-  return "$rc"
+  WRAPPER_SOURCE=tools/rclone wrapper_build "$1" github.com/rclone/rclone "$RCLONE_VERSION" none \
+    "./local=rclone" "-X github.com/rclone/rclone/fs.Version=$RCLONE_VERSION"
 }
 
 # --------------------------------------------------------------------------------------
