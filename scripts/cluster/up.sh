@@ -46,6 +46,14 @@ case "$STATE/" in
   /run/* | /var/lib/* | /var/log/* | /tmp/*) die "PYTHON_API_CLUSTER_DIR=$STATE: the node mounts its own /run, /var/lib, /var/log; put the state elsewhere" ;;
 esac
 
+# The node's kubelet evicts pods and deletes images (the pause image among them: every new pod then
+# hangs in ContainerCreating) once its disk is nearly full; seen here with 2.8 GiB left. The images,
+# the registry and Docker's build cache of a run take about 8 GiB: refuse to start without room.
+MIN_FREE_GIB="${PYTHON_API_CLUSTER_MIN_FREE_GIB:-12}"
+free_gib="$(($(df -Pk "$(dirname "$STATE")" | awk 'NR == 2 { print $4 }') / 1024 / 1024))"
+((free_gib >= MIN_FREE_GIB)) ||
+  die "only ${free_gib} GiB free on the disk of $STATE; the cluster needs ${MIN_FREE_GIB} GiB (PYTHON_API_CLUSTER_MIN_FREE_GIB)"
+
 BIN="$ROOT/.tools/bin"
 APT_PACKAGES=(containerd runc containernetworking-plugins iptables ipset socat openssl busybox-static conntrack gcc libc6-dev binutils
   iproute2 gettext-base)
