@@ -190,11 +190,11 @@ describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
     expect(JSON.stringify(secret)).toContain('postgresql://');
   });
 
-  it('changes only what live update needs in the API container, and nothing else', () => {
+  it('changes only what live update needs: the API container, and the HPA held at 3 replicas; nothing else', () => {
     const byKey = new Map(k8sObjects(result).map((o) => [key(o), o]));
     for (const original of overlay.filter((o) => !['Certificate', 'Issuer'].includes(o.kind))) {
       const deployed = byKey.get(key(original));
-      if (key(original) !== 'Deployment/python-api') {
+      if (!['Deployment/python-api', 'HorizontalPodAutoscaler/python-api'].includes(key(original))) {
         expect({ object: key(original), deployed: normalize(deployed) }).toEqual({
           object: key(original),
           deployed: normalize(original),
@@ -215,6 +215,14 @@ describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
     api.resources.limits.memory = '1Gi';
     api.resources.limits['ephemeral-storage'] = '2Gi';
     expect(normalize(byKey.get('Deployment/python-api'))).toEqual(normalize(expected));
+    // The HPA keeps the Deployment's 3 replicas under Tilt: a live update's CPU burst must not add pods.
+    const hpa = structuredClone(overlay.find((o) => key(o) === 'HorizontalPodAutoscaler/python-api')) as unknown as {
+      spec: { minReplicas: number; maxReplicas: number };
+    };
+    expect(hpa.spec).toEqual(expect.objectContaining({ minReplicas: 2, maxReplicas: 10 }));
+    hpa.spec.minReplicas = 3;
+    hpa.spec.maxReplicas = 3;
+    expect(normalize(byKey.get('HorizontalPodAutoscaler/python-api'))).toEqual(normalize(hpa));
   });
 
   it("lets the API pods reach npm's registry (TCP 443) for live update's `npm ci`, through the namespace's default-deny egress", () => {
