@@ -268,8 +268,18 @@ describe('tilt on the real cluster', () => {
       what: `tilt: \`tilt ci\` from an empty namespace to every resource ready in ${firstReady} s`,
     });
 
-    // Every pod runs what Tilt built and pushed: the registry's name, Tilt's content-hash tags.
-    const pods = await apiPods();
+    // Every pod runs what Tilt built and pushed: the registry's name, Tilt's content-hash tags. Tilt
+    // counts a Deployment ready by its newest pod (K8sRuntimeState.RuntimeStatus: MostRecentPod), so
+    // `tilt ci` may end before the other replicas are Ready (seen once): they follow within seconds.
+    const pods = await cluster.until(
+      'the 3 API pods Ready',
+      async () => {
+        const ready = await apiPods();
+        return ready.length === 3 ? ready : undefined;
+      },
+      120_000,
+      details,
+    );
     expect(pods).toHaveLength(3);
     for (const pod of pods) {
       expect(pod.spec.containers.find((c) => c.name === 'api')?.image).toMatch(
