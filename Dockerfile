@@ -17,9 +17,13 @@
 FROM node:24.21.0-bookworm-slim AS base
 # uid/gid 10001, the ids the manifests run as (runAsUser/fsGroup): above the range a host
 # gives its own users, so a container escape lands on nobody's account. The home folder
-# is only used by npm in the dev target.
+# is only used by npm in the dev target. Its cache folder exists before the deps stage
+# mounts a build cache there: BuildKit would create a missing mount target owned by root,
+# and the dev target's `npm ci` (Tilt's live update after a new lockfile) then stops with
+# EACCES on /home/app/.npm/_cacache (seen on the real cluster, exit 243).
 RUN groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app
+ && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
+ && install -d -o app -g app /home/app/.npm
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \

@@ -24,7 +24,7 @@ CACHE_DIR="${PYTHON_API_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/python-api-
 export GOTOOLCHAIN=local
 GO_LDFLAGS_BASE="-s -w"
 
-QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind registry regctl)
+QUICK_TOOLS=(kustomize sops age kubeconform yq kube-score gitleaks actionlint helm redis postgresql metrics-server kube-router local-path-provisioner coredns kind registry regctl verdaccio)
 # Built one after another, never in parallel: each takes minutes of both cores.
 HEAVY_TOOLS=(kubernetes kube-control-plane kube-node etcd buildkit tilt promtool prometheus kwok argocd-runtime argocd-project-check rclone)
 ASSETS=(argocd prometheus-operator-crds cert-manager-crds cert-manager-chart kwok-stages)
@@ -74,6 +74,7 @@ tool_version() {
     argocd-project-check) echo "$ARGOCD_RUNTIME_VERSION-$(source_hash tools/argocd-project-check)" ;;
     redis) echo "$REDIS_VERSION" ;;
     postgresql) echo "$POSTGRESQL_VERSION" ;;
+    verdaccio) echo "$VERDACCIO_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
     prometheus-operator-crds) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
     cert-manager-crds | cert-manager-chart) echo "$CERT_MANAGER_VERSION" ;;
@@ -124,6 +125,7 @@ version_of() {
     argocd) "$path" version --client --short ;;
     redis-server) "$path" --version ;;
     rclone) "$path" version ;;
+    verdaccio) "$path" --version ;;
     pg_dump | pg_restore | psql | pg_isready | initdb | pg_ctl | postgres) "$path" --version ;;
     *) return 1 ;;
   esac
@@ -464,6 +466,28 @@ exec "\$dir/bin/$bin" "\$@"
 WRAPPER
     chmod +x "$out/$bin"
   done
+}
+# Verdaccio (an npm package, not a Go tool): the committed lockfile tools/verdaccio/package-lock.json
+# installed with `npm ci` into the cache, no install script run, nothing added to the repository's
+# own dependencies (it would land in the dev image and in every `npm ci` of the project). The
+# wrapper runs its bin with the machine's node.
+build_verdaccio() {
+  local out="$1" pinned
+  command -v npm >/dev/null 2>&1 || die "verdaccio: npm is needed to install it"
+  pinned="$(sed -n 's/^ *"verdaccio": "\(.*\)",\{0,1\}$/\1/p' "$ROOT/tools/verdaccio/package.json")"
+  [[ "$pinned" == "$VERDACCIO_VERSION" ]] ||
+    die "tools/verdaccio/package.json pins verdaccio '$pinned' but tools/versions.env says $VERDACCIO_VERSION: update both (and the lockfile)"
+  mkdir -p "$out/verdaccio-tree"
+  cp "$ROOT/tools/verdaccio/package.json" "$ROOT/tools/verdaccio/package-lock.json" "$out/verdaccio-tree/"
+  (cd "$out/verdaccio-tree" && npm ci --ignore-scripts --omit=dev --no-audit --no-fund)
+  cat >"$out/verdaccio" <<WRAPPER
+#!/bin/sh
+# Verdaccio $VERDACCIO_VERSION from tools/verdaccio/package-lock.json (see scripts/install-tools.sh).
+dir="\$(dirname "\$0")/verdaccio-tree"
+[ -d "\$dir" ] || dir='$CACHE_DIR/verdaccio-$VERDACCIO_VERSION/bin/verdaccio-tree'
+exec node "\$dir/node_modules/verdaccio/bin/verdaccio" "\$@"
+WRAPPER
+  chmod +x "$out/verdaccio"
 }
 build_kwok() {
   go_install "$1" "" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"

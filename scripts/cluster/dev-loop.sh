@@ -12,15 +12,22 @@
 #     pulls from localhost:PORT (plain HTTP, told by a hosts.toml under its config_path);
 #   - the ConfigMap kube-public/local-registry-hosting (KEP-1755): Tilt discovers the registry
 #     there, so the Tiltfile names none;
+#   - an npm registry the pods can reach, for live update's `npm ci` after a lockfile change:
+#     pods here have no route off the machine. Verdaccio (tool verdaccio) runs on the host's
+#     loopback with the host's own npm registry as its uplink (what a team's npm mirror is to a
+#     developer), and is forwarded into the node at NODE_IP:PORT, which the pods reach through
+#     their route to the cluster range. `tilt up -- --npm-registry URL` (a Tiltfile setting) points
+#     the API container's npm at it;
 #   - the images the engine cannot pull: the Dockerfile's FROM node:<tag> (the base
 #     scripts/cluster/images.sh builds) and the `# syntax=docker/dockerfile:1` frontend, built
 #     here from BuildKit's own source (tool buildkit, binary dockerfile-frontend); and in
 #     containerd the PostgreSQL and exporter images the StatefulSet runs (images.sh --bases-only).
 #
-#   sudo scripts/cluster/dev-loop.sh start   # prints DOCKER_HOST=... and REGISTRY=... lines
+#   sudo scripts/cluster/dev-loop.sh start   # prints DOCKER_HOST=..., REGISTRY=... and NPM_REGISTRY=... lines
 #   sudo scripts/cluster/dev-loop.sh stop    # (scripts/cluster/down.sh stops it too)
 #
-# Environment: PYTHON_API_REGISTRY_PORT (default 5001; 5000 is the API's port-forward).
+# Environment: PYTHON_API_REGISTRY_PORT (default 5001; 5000 is the API's port-forward),
+# PYTHON_API_NPM_REGISTRY_PORT (default 4873, Verdaccio's own; the same port on host loopback and NODE_IP).
 set -euo pipefail
 # shellcheck source=scripts/cluster/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,6 +41,8 @@ DOCKER_ROOT="$STATE/docker"
 BIN="$ROOT/.tools/bin"
 HOSTS_DIR="$STATE/containerd/certs.d/$REGISTRY"
 DOCKER=(docker --host "unix://$DOCKER_SOCK")
+NPM_REGISTRY_PORT="${PYTHON_API_NPM_REGISTRY_PORT:-4873}"
+NPM_REGISTRY="http://$NODE_IP:$NPM_REGISTRY_PORT/"
 
 stop_daemon() {
   local name="$1" pid
@@ -50,7 +59,8 @@ stop() {
   node_running || return 0
   "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" -n kube-public delete configmap local-registry-hosting \
     --ignore-not-found >/dev/null 2>&1 || true
-  for name in dockerd "forward-registry-host" "forward-registry-node" registry; do stop_daemon "$name"; done
+  for name in dockerd "forward-registry-host" "forward-registry-node" registry \
+    "forward-npm-registry-node" "forward-npm-registry-host" npm-registry; do stop_daemon "$name"; done
   rm -rf "$HOSTS_DIR"
 }
 
@@ -63,11 +73,12 @@ fi
 node_running || die "no running cluster under $STATE (run scripts/cluster/up.sh)"
 [[ -f "$PIDS/dockerd.pid" ]] && kill -0 "$(cat "$PIDS/dockerd.pid")" 2>/dev/null && die "the dev loop already runs (dev-loop.sh stop first)"
 [[ -z "$(ss -Hltn "sport = :$REGISTRY_PORT")" ]] || die "127.0.0.1:$REGISTRY_PORT is in use: set PYTHON_API_REGISTRY_PORT"
+[[ -z "$(ss -Hltn "sport = :$NPM_REGISTRY_PORT")" ]] || die "127.0.0.1:$NPM_REGISTRY_PORT is in use: set PYTHON_API_NPM_REGISTRY_PORT"
 
 # --- prerequisites ---------------------------------------------------------------------------
 apt_install "$LOGS/apt-dev-loop.log" docker.io skopeo
-bash "$ROOT/scripts/install-tools.sh" registry buildkit >"$LOGS/install-tools-dev-loop.log" 2>&1 ||
-  die "scripts/install-tools.sh registry buildkit failed (see $LOGS/install-tools-dev-loop.log)"
+bash "$ROOT/scripts/install-tools.sh" registry buildkit verdaccio >"$LOGS/install-tools-dev-loop.log" 2>&1 ||
+  die "scripts/install-tools.sh registry buildkit verdaccio failed (see $LOGS/install-tools-dev-loop.log)"
 
 trap 'rc=$?; if ((rc != 0)); then log "FAILED: stopping what was started"; stop; fi' EXIT
 
@@ -94,6 +105,40 @@ server = "http://$REGISTRY"
 [host."http://$REGISTRY"]
   capabilities = ["pull", "resolve"]
 EOF
+
+# --- the npm registry the pods install from, on the host ----------------------------------------
+# Verdaccio proxies (and caches) the registry this machine's npm uses, trusting the CA file that
+# npm is told to trust (a TLS-inspecting proxy's); it listens on the host's loopback only, serves
+# reads only (nobody may publish), and is forwarded into the node at NODE_IP:PORT.
+uplink="$(cd "$ROOT" && npm config get registry)"
+cafile="$(cd "$ROOT" && npm config get cafile)"
+mkdir -p "$STATE/npm-registry/storage"
+cat >"$STATE/npm-registry/config.yaml" <<EOF
+storage: $STATE/npm-registry/storage
+listen: 127.0.0.1:$NPM_REGISTRY_PORT
+uplinks:
+  upstream:
+    url: $uplink
+    timeout: 60s
+packages:
+  '**':
+    access: \$all
+    publish: nobody
+    unpublish: nobody
+    proxy: upstream
+web:
+  enable: false
+middlewares:
+  audit:
+    enabled: false
+log: { type: stdout, format: pretty, level: warn }
+EOF
+npm_env=()
+if [[ -f "$cafile" ]]; then npm_env+=("NODE_EXTRA_CA_CERTS=$cafile"); fi
+host_daemon npm-registry env "${npm_env[@]}" "$BIN/verdaccio" --config "$STATE/npm-registry/config.yaml"
+wait_for 60 "the npm registry (Verdaccio) on 127.0.0.1:$NPM_REGISTRY_PORT" curl -fsS "http://127.0.0.1:$NPM_REGISTRY_PORT/-/ping"
+forward_port_to_host npm-registry "$NPM_REGISTRY_PORT" "127.0.0.1:$NPM_REGISTRY_PORT"
+wait_for 10 "the npm registry at $NPM_REGISTRY in the node" node_run curl -fsS "${NPM_REGISTRY}-/ping"
 
 # --- the Docker Engine --------------------------------------------------------------------
 mkdir -p "$DOCKER_ROOT/data" "$DOCKER_ROOT/exec"
@@ -147,3 +192,4 @@ EOF
 trap - EXIT
 echo "DOCKER_HOST=unix://$DOCKER_SOCK"
 echo "REGISTRY=$REGISTRY"
+echo "NPM_REGISTRY=$NPM_REGISTRY"

@@ -3,7 +3,8 @@
 // images (scripts/cluster/images.sh) and lets Argo CD sync the dev overlay (tests/cluster/dev-session.ts,
 // left running in the background); it prints the KUBECONFIG and the API's address on loopback.
 // `npm run cluster:up -- --tilt` brings up the cluster with what `tilt up` needs instead (a Docker
-// Engine and a registry, scripts/cluster/dev-loop.sh) and prints how to run Tilt against it.
+// Engine, an image registry and an npm registry the pods reach, scripts/cluster/dev-loop.sh) and
+// prints how to run Tilt against it.
 // `npm run cluster:down` stops the session and tears everything down.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,8 +58,12 @@ if (command === 'down') {
     .split('\n')
     .filter((line) => line.startsWith('DOCKER_HOST='))
     .map((line) => `export ${line}`);
+  // The npm registry the pods reach (Verdaccio on the host, dev-loop.sh): live update's `npm ci` uses it.
+  const npmRegistry = /^NPM_REGISTRY=(.*)$/m.exec(loop.stdout)?.[1];
   console.log(`\nexport KUBECONFIG=${kubeconfig}\n${exports.join('\n')}`);
-  console.log('tilt up -- --allow-context python-api --build-network host --migrate-substitute');
+  console.log(
+    `tilt up -- --allow-context python-api --build-network host --migrate-substitute --npm-registry ${npmRegistry}`,
+  );
   console.log('stop everything with: npm run cluster:down');
 } else if (command === 'up' && process.argv[3] === undefined) {
   await stopSession();

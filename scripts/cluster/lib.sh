@@ -154,6 +154,28 @@ forward_port() {
   die "forwarder $name: nothing listens on 127.0.0.1:$host_port (see $LOGS/forward-$name-host.log)"
 }
 
+# The other direction, for a service on the host that pods use (dev-loop.sh's npm registry):
+# NODE_IP:<node port> inside the node -> unix socket in $RUN -> <target> on the host's loopback.
+# Pods reach the node IP through their route to the cluster range; the host gets no address,
+# route or firewall rule, and the service itself listens on the host's loopback only.
+forward_port_to_host() {
+  local name="$1" node_port="$2" target="$3" sock="$RUN/$1.sock"
+  rm -f "$sock"
+  host_daemon "forward-$name-host" socat "UNIX-LISTEN:$sock,fork,mode=600" "TCP:$target"
+  local i
+  for i in $(seq 50); do
+    [[ -S "$sock" ]] && break
+    sleep 0.1
+  done
+  [[ -S "$sock" ]] || die "forwarder $name: $sock did not appear (see $LOGS/forward-$name-host.log)"
+  node_daemon "forward-$name-node" socat "TCP-LISTEN:$node_port,bind=$NODE_IP,reuseaddr,fork" "UNIX-CONNECT:$sock"
+  for i in $(seq 50); do
+    [[ -n "$(node_run ss -Hltn "sport = :$node_port" 2>/dev/null)" ]] && return 0
+    sleep 0.1
+  done
+  die "forwarder $name: nothing listens on $NODE_IP:$node_port in the node (see $LOGS/forward-$name-node.log)"
+}
+
 # Installs the Debian packages of "$@" that are missing; apt's output goes to the log file $1.
 # Packages with a service (containerd, docker.io) would start it on the host: while installing,
 # a policy-rc.d forbids starting services (unless the machine already has one).

@@ -6,7 +6,8 @@
 // live-update tests can edit sources without touching this checkout.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { note } from '../support/notes.js';
@@ -20,7 +21,8 @@ jest.setTimeout(1_200_000);
 
 const API_SELECTOR = 'app.kubernetes.io/name=python-api,app.kubernetes.io/component=api';
 // Settings the Tiltfile reads (`tilt up -- --help` lists them): this cluster's context, an engine
-// without a bridge, and the migration image that can be built without Prisma's schema engine.
+// without a bridge, the migration image that can be built without Prisma's schema engine, and
+// (added once dev-loop.sh has started it) the npm registry the pods reach: `--npm-registry URL`.
 const SETTINGS = ['--allow-context', 'python-api', '--build-network', 'host', '--migrate-substitute'];
 // What a developer's checkout holds that the Tiltfile reads.
 const CHECKOUT = [
@@ -43,7 +45,7 @@ interface Pod {
   status: {
     podIP?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { name: string; restartCount: number; imageID: string }[];
+    containerStatuses?: { name: string; restartCount: number; imageID: string; containerID?: string }[];
   };
 }
 
@@ -52,6 +54,9 @@ let checkout = '';
 let tiltEnv: NodeJS.ProcessEnv = {};
 let tiltUp: ChildProcess | undefined;
 let tiltPort = 0;
+// SETTINGS plus `--npm-registry <dev-loop.sh's NPM_REGISTRY>`.
+let settings: string[] = SETTINGS;
+let npmRegistry = '';
 const logs = () => path.join(checkout, 'tilt-up.log');
 
 const isReady = (pod: Pod) => (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -83,6 +88,92 @@ async function tiltReady(...resources: string[]): Promise<void> {
   );
 }
 
+/** The api resource's builds as Tilt records them (newest first), and whether one runs or waits. */
+async function apiBuilds(): Promise<{
+  history: { start: number; finished: boolean; error: string }[];
+  building: boolean;
+}> {
+  const out = await tilt(['get', '--port', String(tiltPort), 'uiresource', 'api', '-o', 'json'], 60_000);
+  if (out.code !== 0) throw new Error(`tilt get uiresource api failed: ${out.stderr}`);
+  const status = (
+    JSON.parse(out.stdout) as {
+      status: {
+        buildHistory?: { startTime?: string; finishTime?: string; error?: string }[];
+        currentBuild?: { startTime?: string };
+        pendingBuildSince?: string;
+      };
+    }
+  ).status;
+  return {
+    history: (status.buildHistory ?? []).map((b) => ({
+      start: Date.parse(b.startTime ?? ''),
+      finished: Boolean(b.finishTime),
+      error: b.error ?? '',
+    })),
+    building: Boolean(status.currentBuild?.startTime) || Boolean(status.pendingBuildSince),
+  };
+}
+
+/** Waits until a build of `api` that started at or after `since` has finished and none runs or waits. */
+async function apiUpdatedSince(since: number, timeoutMs: number) {
+  return cluster.until(
+    `Tilt to finish updating api after ${new Date(since).toISOString()}`,
+    async () => {
+      const { history, building } = await apiBuilds();
+      const latest = history[0];
+      return !building && latest && latest.finished && latest.start >= since - 1_000 ? latest : undefined;
+    },
+    timeoutMs,
+    details,
+  );
+}
+
+/**
+ * The memory of the api containers while `npm ci` runs, read from their cgroups on this host (cgroup v1,
+ * kubelet's cgroupfs layout under the cluster's own cgroup root): the peak of the anonymous memory
+ * (total_rss, polled every 0.5 s), the kernel's peak usage including page cache since the start
+ * (memory.max_usage_in_bytes, reset first), and how many processes the OOM killer killed meanwhile.
+ */
+function watchMemory(pods: Pod[]): () => { peakRssMiB: number; peakUsageMiB: number; oomKills: number } | undefined {
+  const dirs = pods.flatMap((pod) => {
+    const id = pod.status.containerStatuses?.find((c) => c.name === 'api')?.containerID?.replace(/^\w+:\/\//, '');
+    const root = path.join('/sys/fs/cgroup/memory', path.basename(cluster.dir), 'kubepods');
+    const found = ['burstable', 'besteffort', '']
+      .map((qos) => path.join(root, qos, `pod${pod.metadata.uid}`, id ?? '-'))
+      .find((dir) => existsSync(path.join(dir, 'memory.stat')));
+    return found ? [found] : [];
+  });
+  if (dirs.length !== pods.length) return () => undefined;
+  const read = (dir: string, file: string) => readFileSync(path.join(dir, file), 'utf8');
+  const field = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const oomKills = () => dirs.reduce((sum, dir) => sum + field(read(dir, 'memory.oom_control'), 'oom_kill'), 0);
+  const killsBefore = oomKills();
+  for (const dir of dirs) writeFileSync(path.join(dir, 'memory.max_usage_in_bytes'), '0');
+  let peakRss = 0;
+  const poll = setInterval(() => {
+    for (const dir of dirs) {
+      try {
+        peakRss = Math.max(peakRss, field(read(dir, 'memory.stat'), 'total_rss'));
+      } catch {
+        // the container is gone: the assertions on the pods say so
+      }
+    }
+  }, 500);
+  return () => {
+    clearInterval(poll);
+    const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+    try {
+      return {
+        peakRssMiB: mib(peakRss),
+        peakUsageMiB: mib(Math.max(...dirs.map((dir) => Number(read(dir, 'memory.max_usage_in_bytes'))))),
+        oomKills: oomKills() - killsBefore,
+      };
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 async function details(): Promise<string> {
   const pods = await cluster.run('kubectl', ['-n', NS, 'get', 'pods,jobs', '-o', 'wide']);
   return `${pods.stdout}\ntilt up (last lines):\n${tail(logs(), 40)}`;
@@ -105,7 +196,7 @@ beforeAll(async () => {
   );
   note({
     kind: 'measured',
-    what: `tilt: engine + registry ready (scripts/cluster/dev-loop.sh start) in ${seconds(started)} s`,
+    what: `tilt: engine, image registry and npm registry ready (scripts/cluster/dev-loop.sh start) in ${seconds(started)} s`,
   });
 
   // The developer's checkout, with dev secrets encrypted to a fresh age key (the team's key is not here).
@@ -130,6 +221,10 @@ beforeAll(async () => {
     TILT_DISABLE_ANALYTICS: '1',
     PATH: `${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
   };
+  // The npm registry the pods install from (Verdaccio on the host, forwarded into the node).
+  npmRegistry = values.NPM_REGISTRY ?? '';
+  expect(npmRegistry).toMatch(/^http:\/\/[\d.]+:\d+\/$/);
+  settings = [...SETTINGS, '--npm-registry', npmRegistry];
   note({
     kind: 'stand-in',
     what:
@@ -141,7 +236,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopProcess(tiltUp);
   if (checkout) {
-    await tilt(['down', '--file', path.join(checkout, 'Tiltfile'), '--', ...SETTINGS], 300_000).catch(() => undefined);
+    await tilt(['down', '--file', path.join(checkout, 'Tiltfile'), '--', ...settings], 300_000).catch(() => undefined);
   }
   await removeDev(cluster);
   await runOk('bash', [path.join(REPO_ROOT, 'scripts/cluster/dev-loop.sh'), 'stop']).catch(() => undefined);
@@ -156,7 +251,7 @@ describe('tilt on the real cluster', () => {
     const ci = await tilt(
       [
         ...['ci', '--file', path.join(checkout, 'Tiltfile'), '--port', String(port), '--timeout', '15m'],
-        ...['--output-snapshot-on-exit', snapshot, '--', ...SETTINGS],
+        ...['--output-snapshot-on-exit', snapshot, '--', ...settings],
       ],
       1_000_000,
     );
@@ -173,8 +268,18 @@ describe('tilt on the real cluster', () => {
       what: `tilt: \`tilt ci\` from an empty namespace to every resource ready in ${firstReady} s`,
     });
 
-    // Every pod runs what Tilt built and pushed: the registry's name, Tilt's content-hash tags.
-    const pods = await apiPods();
+    // Every pod runs what Tilt built and pushed: the registry's name, Tilt's content-hash tags. Tilt
+    // counts a Deployment ready by its newest pod (K8sRuntimeState.RuntimeStatus: MostRecentPod), so
+    // `tilt ci` may end before the other replicas are Ready (seen once): they follow within seconds.
+    const pods = await cluster.until(
+      'the 3 API pods Ready',
+      async () => {
+        const ready = await apiPods();
+        return ready.length === 3 ? ready : undefined;
+      },
+      120_000,
+      details,
+    );
     expect(pods).toHaveLength(3);
     for (const pod of pods) {
       expect(pod.spec.containers.find((c) => c.name === 'api')?.image).toMatch(
@@ -224,7 +329,7 @@ describe('tilt on the real cluster', () => {
     tiltPort = await freePort();
     tiltUp = spawnLogged(
       tool('tilt'),
-      ['up', '--file', path.join(checkout, 'Tiltfile'), '--port', String(tiltPort), '--stream', '--', ...SETTINGS],
+      ['up', '--file', path.join(checkout, 'Tiltfile'), '--port', String(tiltPort), '--stream', '--', ...settings],
       logs(),
       tiltEnv,
     );
@@ -269,9 +374,116 @@ describe('tilt on the real cluster', () => {
     expect(await builtImages()).toEqual(imagesBefore);
   });
 
-  // The Tiltfile's run('npm ci', trigger=[lockfile]) reinstalls inside the pod, from the npm registry:
-  // pods here have no route off the machine (docs/real-cluster.md), so it cannot succeed here.
-  it.skip('`tilt up`: a lockfile change reruns `npm ci` in the API pods [skipped: pods here have no route to the npm registry]', () => {});
+  // The Tiltfile's run('npm ci', trigger=[package.json, package-lock.json]) reinstalls inside the pods.
+  // They have no route off the machine: they install from dev-loop.sh's Verdaccio (its uplink is the
+  // npm registry this machine uses), named with `--npm-registry`, as a developer behind a mirror would.
+  it('`tilt up`: a lockfile change reruns `npm ci` in every API pod, from the npm registry named with --npm-registry, without rebuilding the dev image or replacing a pod', async () => {
+    await tiltReady('api');
+    const before = await apiPods();
+    // The dev image only: the migration image holds the dependencies too, so Tilt rebuilds it and reruns the Job.
+    const devImages = async () => (await builtImages()).filter((image) => /\/python-api:tilt-/.test(image));
+    const imagesBefore = await devImages();
+    const files = { json: path.join(checkout, 'package.json'), lock: path.join(checkout, 'package-lock.json') };
+    const original = { json: await readFile(files.json, 'utf8'), lock: await readFile(files.lock, 'utf8') };
+    // A dependency the image does not have (no dependencies, no install script); its integrity from the
+    // registry the pods use, asked from the node.
+    const [name, version] = ['is-number', '7.0.0'];
+    expect(original.lock).not.toContain(`"node_modules/${name}"`);
+    const manifest = (await cluster.http('GET', `${npmRegistry}${name}/${version}`)).json<{
+      dist: { integrity: string };
+      license: string;
+    }>();
+    const json = JSON.parse(original.json) as { dependencies: Record<string, string> };
+    json.dependencies[name] = version;
+    const lock = JSON.parse(original.lock) as {
+      packages: Record<string, { dependencies?: Record<string, string> } & Record<string, unknown>>;
+    };
+    lock.packages['']!.dependencies![name] = version;
+    // As `npm install` writes it by default: the tarball on registry.npmjs.org, which the pods cannot
+    // reach. npm replaces that host with the configured registry (its replace-registry-host default);
+    // every other entry records no registry at all and is fetched from the configured one.
+    lock.packages[`node_modules/${name}`] = {
+      version,
+      resolved: `https://registry.npmjs.org/${name}/-/${name}-${version}.tgz`,
+      integrity: manifest.dist.integrity,
+      license: manifest.license,
+    };
+    // Both files land together (renames), so Tilt sees one change and package.json matches the lockfile.
+    const replace = async (contents: { json: string; lock: string }) => {
+      await writeFile(`${files.lock}.new`, contents.lock);
+      await writeFile(`${files.json}.new`, contents.json);
+      await rename(`${files.lock}.new`, files.lock);
+      await rename(`${files.json}.new`, files.json);
+    };
+
+    const logOffset = statSync(logs()).size;
+    const memory = watchMemory(before);
+    const written = Date.now();
+    let passed = false;
+    try {
+      await replace({ json: `${JSON.stringify(json, null, 2)}\n`, lock: `${JSON.stringify(lock, null, 2)}\n` });
+      const build = await apiUpdatedSince(written, 900_000);
+      const took = seconds(written);
+      const peak = memory();
+      const log = readFileSync(logs(), 'utf8').slice(logOffset);
+      expect({ error: build.error, log: build.error ? log.split('\n').slice(-40).join('\n') : '' }).toEqual({
+        error: '',
+        log: '',
+      });
+      // Tilt ran the step in each pod (its log shows the command and npm's summary, once per pod) ...
+      const apiLines = (pattern: RegExp) =>
+        log.split('\n').filter((line) => /^\s*api │ /.test(line) && pattern.test(line));
+      expect(apiLines(/\[CMD \d+\/\d+\] sh -c npm ci$/)).toHaveLength(before.length);
+      expect(apiLines(/│ added \d+ packages in /)).toHaveLength(before.length);
+      // ... and in every pod the new package is installed and loads.
+      for (const pod of before) {
+        const loaded = await cluster.kubectlResult([
+          ...['-n', NS, 'exec', pod.metadata.name, '-c', 'api', '--'],
+          ...['node', '-e', `console.log(require('${name}/package.json').version, require('${name}')(42))`],
+        ]);
+        expect({ pod: pod.metadata.name, out: loaded.stdout.trim() }).toEqual({
+          pod: pod.metadata.name,
+          out: `${version} true`,
+        });
+      }
+      note({
+        kind: 'measured',
+        what:
+          `tilt: a lockfile change reinstalled by \`npm ci\` in all 3 API pods (from --npm-registry) ${took} s after the write` +
+          (peak
+            ? `; the api containers' highest peak of anonymous memory (server + npm) ${peak.peakRssMiB} MiB, ` +
+              `of usage with page cache ${peak.peakUsageMiB} MiB, OOM kills ${peak.oomKills}`
+            : ''),
+      });
+      if (peak) expect(peak.oomKills).toBe(0);
+
+      // The same pods, images and containers (no restart, no OOM kill of the server), and the API answers.
+      const after = await apiPods();
+      expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
+      expect(after.map((p) => p.spec.containers.map((c) => c.image))).toEqual(
+        before.map((p) => p.spec.containers.map((c) => c.image)),
+      );
+      expect(after.map((p) => p.status.containerStatuses?.map((c) => c.restartCount))).toEqual(
+        before.map((p) => p.status.containerStatuses?.map((c) => c.restartCount)),
+      );
+      expect(await devImages()).toEqual(imagesBefore);
+      for (const pod of before) {
+        expect({
+          pod: pod.metadata.name,
+          status: (await cluster.http('GET', `http://${pod.status.podIP}:5000/health/ready`)).status,
+        }).toEqual({ pod: pod.metadata.name, status: 200 });
+      }
+      passed = true;
+    } finally {
+      memory();
+      // The checkout as it was, and the pods reinstalled from it, before the next test edits anything.
+      const restored = Date.now();
+      await replace(original);
+      const settled = apiUpdatedSince(restored, 900_000);
+      if (passed) await settled;
+      else await settled.catch(() => undefined);
+    }
+  });
 
   it('`tilt up`: a new migration rebuilds only the migration image and reruns the Job, which applies it', async () => {
     await tiltReady('db-migrate', 'api');

@@ -241,6 +241,19 @@ describe('dev target (Tilt)', () => {
     );
     expect(chowned).toBe(true);
   });
+
+  it("lets the dev target's npm write its cache: each cache mount in the home folder is created first, owned by the app user", () => {
+    // BuildKit creates a missing mount target owned by root; `npm ci` in a dev pod then fails with EACCES.
+    const runs = effectiveInstructions(df, 'dev').filter((i) => keyword(i) === 'RUN');
+    const targets = runs.flatMap((i, index) =>
+      [...(flags(i).mount ?? '').matchAll(/target=(\/home\/app[^,\s]*)/g)].map((m) => ({ dir: m[1]!, index })),
+    );
+    expect(targets.map((t) => t.dir)).toContain('/home/app/.npm');
+    for (const { dir, index } of targets) {
+      const created = runs.slice(0, index).some((i) => runCommand(i).includes(`install -d -o app -g app ${dir}`));
+      expect({ dir, created }).toEqual({ dir, created: true });
+    }
+  });
 });
 
 describe('Dockerfile hygiene', () => {

@@ -96,6 +96,20 @@ async function tiltfileResult(
 
 const key = (o: KubeObject) => `${o.kind}/${o.metadata.name}`;
 
+/** The one object the Tiltfile adds to the dev overlay: the API pods' egress to the npm registry. */
+const NPM_EGRESS = 'NetworkPolicy/allow-api-egress-to-npm-registry';
+interface NetworkPolicy {
+  metadata: { namespace: string };
+  spec: { egress: unknown[] };
+}
+/** The api container of the Deployment Tilt applies. */
+function apiContainer(r: TiltfileResult): { env?: { name: string; value: string }[] } {
+  const deployment = k8sObjects(r).find((o) => key(o) === 'Deployment/python-api') as unknown as {
+    spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } };
+  };
+  return deployment.spec.template.spec.containers.find((c) => c.name === 'api')!;
+}
+
 /** Tilt re-serialises objects through the typed API (a Namespace gains `spec: {}`); empty
  * maps, lists and nulls mean the same to the API server, so they are dropped before comparing. */
 function normalize(value: unknown): unknown {
@@ -163,12 +177,12 @@ describe('Tiltfile images', () => {
 });
 
 describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
-  it('deploys every object of the dev overlay, secrets decrypted, cert-manager objects only with --tls', () => {
+  it('deploys every object of the dev overlay (plus the npm registry egress), secrets decrypted, cert-manager objects only with --tls', () => {
     const deployed = k8sObjects(result).map(key).sort();
-    const expected = overlay
-      .filter((o) => !['Certificate', 'Issuer', 'ClusterIssuer'].includes(o.kind))
-      .map(key)
-      .sort();
+    const expected = [
+      ...overlay.filter((o) => !['Certificate', 'Issuer', 'ClusterIssuer'].includes(o.kind)).map(key),
+      NPM_EGRESS,
+    ].sort();
     expect(deployed).toEqual(expected);
     const secret = k8sObjects(result).find((o) => key(o) === 'Secret/app-secret');
     const rendered = overlay.find((o) => key(o) === 'Secret/app-secret');
@@ -176,11 +190,11 @@ describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
     expect(JSON.stringify(secret)).toContain('postgresql://');
   });
 
-  it('changes only what live update needs in the API container, and nothing else', () => {
+  it('changes only what live update needs: the API container, and the HPA held at 3 replicas; nothing else', () => {
     const byKey = new Map(k8sObjects(result).map((o) => [key(o), o]));
     for (const original of overlay.filter((o) => !['Certificate', 'Issuer'].includes(o.kind))) {
       const deployed = byKey.get(key(original));
-      if (key(original) !== 'Deployment/python-api') {
+      if (!['Deployment/python-api', 'HorizontalPodAutoscaler/python-api'].includes(key(original))) {
         expect({ object: key(original), deployed: normalize(deployed) }).toEqual({
           object: key(original),
           deployed: normalize(original),
@@ -201,6 +215,50 @@ describe(`Tiltfile manifests${KSOPS_TITLE}`, () => {
     api.resources.limits.memory = '1Gi';
     api.resources.limits['ephemeral-storage'] = '2Gi';
     expect(normalize(byKey.get('Deployment/python-api'))).toEqual(normalize(expected));
+    // The HPA keeps the Deployment's 3 replicas under Tilt: a live update's CPU burst must not add pods.
+    const hpa = structuredClone(overlay.find((o) => key(o) === 'HorizontalPodAutoscaler/python-api')) as unknown as {
+      spec: { minReplicas: number; maxReplicas: number };
+    };
+    expect(hpa.spec).toEqual(expect.objectContaining({ minReplicas: 2, maxReplicas: 10 }));
+    hpa.spec.minReplicas = 3;
+    hpa.spec.maxReplicas = 3;
+    expect(normalize(byKey.get('HorizontalPodAutoscaler/python-api'))).toEqual(normalize(hpa));
+  });
+
+  it("lets the API pods reach npm's registry (TCP 443) for live update's `npm ci`, through the namespace's default-deny egress", () => {
+    const policy = k8sObjects(result).find((o) => key(o) === NPM_EGRESS) as unknown as NetworkPolicy;
+    expect(policy.metadata.namespace).toBe('python-api-ns');
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'python-api', 'app.kubernetes.io/component': 'api' } },
+      policyTypes: ['Egress'],
+      // A host name: any address, that port only.
+      egress: [{ ports: [{ protocol: 'TCP', port: 443 }] }],
+    });
+    expect(k8sObjects(result, 'cluster-setup').map(key)).toContain(NPM_EGRESS);
+    expect(apiContainer(result).env ?? []).toEqual([]);
+  });
+
+  it("`-- --npm-registry URL` points the API container's npm at a mirror and opens only its address and port", async () => {
+    const out = await tiltfileResult({ args: ['--', '--npm-registry', 'http://198.18.0.1:4873/'] });
+    expect({ code: out.code, stderr: out.code === 0 ? '' : out.stderr }).toEqual({ code: 0, stderr: '' });
+    const mirrored = JSON.parse(out.stdout) as TiltfileResult;
+    expect(apiContainer(mirrored).env).toEqual([{ name: 'NPM_CONFIG_REGISTRY', value: 'http://198.18.0.1:4873/' }]);
+    const policy = k8sObjects(mirrored).find((o) => key(o) === NPM_EGRESS) as unknown as NetworkPolicy;
+    expect(policy.spec.egress).toEqual([
+      { to: [{ ipBlock: { cidr: '198.18.0.1/32' } }], ports: [{ protocol: 'TCP', port: 4873 }] },
+    ]);
+    // A host name with its port: any address, that port.
+    const named = await tiltfileResult({
+      args: ['--', '--npm-registry', 'https://npm.example.com:8443/repository/npm/'],
+    });
+    expect(named.code).toBe(0);
+    const namedPolicy = k8sObjects(JSON.parse(named.stdout) as TiltfileResult).find(
+      (o) => key(o) === NPM_EGRESS,
+    ) as unknown as NetworkPolicy;
+    expect(namedPolicy.spec.egress).toEqual([{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
+    const wrong = await tiltfileResult({ args: ['--', '--npm-registry', 'npm.example.com'] });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('--npm-registry wants an http(s) URL');
   });
 });
 
