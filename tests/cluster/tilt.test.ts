@@ -64,6 +64,16 @@ const apiPods = async () =>
   (await cluster.json<{ items: Pod[] }>(['-n', NS, 'get', 'pods', '-l', API_SELECTOR])).items.filter(isReady);
 const tilt = (args: string[], timeoutMs = 120_000) =>
   cluster.run(tool('tilt'), args, { cwd: checkout, env: tiltEnv, timeoutMs });
+/** The same API pods with the same images, no container restarted: a live update replaced nothing. */
+function expectSamePods(before: Pod[], after: Pod[]) {
+  expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
+  expect(after.map((p) => p.spec.containers.map((c) => c.image))).toEqual(
+    before.map((p) => p.spec.containers.map((c) => c.image)),
+  );
+  expect(after.map((p) => p.status.containerStatuses?.map((c) => c.restartCount))).toEqual(
+    before.map((p) => p.status.containerStatuses?.map((c) => c.restartCount)),
+  );
+}
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 /** The images Tilt built: tags of <registry>/python-api* in the engine. */
 const builtImages = async () =>
@@ -363,14 +373,7 @@ describe('tilt on the real cluster', () => {
       what: `tilt: live update of apps/api/src/http/health.ts served by all 3 API pods ${latency} s after the write`,
     });
 
-    const after = await apiPods();
-    expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
-    expect(after.map((p) => p.spec.containers.map((c) => c.image))).toEqual(
-      before.map((p) => p.spec.containers.map((c) => c.image)),
-    );
-    expect(after.map((p) => p.status.containerStatuses?.map((c) => c.restartCount))).toEqual(
-      before.map((p) => p.status.containerStatuses?.map((c) => c.restartCount)),
-    );
+    expectSamePods(before, await apiPods());
     expect(await builtImages()).toEqual(imagesBefore);
   });
 
@@ -458,14 +461,7 @@ describe('tilt on the real cluster', () => {
       if (peak) expect(peak.oomKills).toBe(0);
 
       // The same pods, images and containers (no restart, no OOM kill of the server), and the API answers.
-      const after = await apiPods();
-      expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
-      expect(after.map((p) => p.spec.containers.map((c) => c.image))).toEqual(
-        before.map((p) => p.spec.containers.map((c) => c.image)),
-      );
-      expect(after.map((p) => p.status.containerStatuses?.map((c) => c.restartCount))).toEqual(
-        before.map((p) => p.status.containerStatuses?.map((c) => c.restartCount)),
-      );
+      expectSamePods(before, await apiPods());
       expect(await devImages()).toEqual(imagesBefore);
       for (const pod of before) {
         expect({
