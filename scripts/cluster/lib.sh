@@ -127,10 +127,14 @@ node_run() {
   nsenter --target "$pid" --net --mount -- "$@"
 }
 
+# Something listens on TCP port $1: on the host (listening), in the node (node_listening).
+listening() { [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }
+node_listening() { [[ -n "$(node_run ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }
+
 # First port >= $1 that nothing on the host listens on (TCP, loopback).
 free_host_port() {
   local port="$1"
-  while [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]; do port=$((port + 1)); done
+  while listening "$port"; do port=$((port + 1)); done
   echo "$port"
 }
 
@@ -140,18 +144,10 @@ forward_port() {
   local name="$1" host_port="$2" target="$3" sock="$RUN/$1.sock"
   rm -f "$sock"
   node_daemon "forward-$name-node" socat "UNIX-LISTEN:$sock,fork,mode=600" "TCP:$target"
-  local i
-  for i in $(seq 50); do
-    [[ -S "$sock" ]] && break
-    sleep 0.1
-  done
-  [[ -S "$sock" ]] || die "forwarder $name: $sock did not appear (see $LOGS/forward-$name-node.log)"
+  wait_for 5 "forwarder $name: $sock (see $LOGS/forward-$name-node.log)" test -S "$sock"
   host_daemon "forward-$name-host" socat "TCP-LISTEN:$host_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$sock"
-  for i in $(seq 50); do
-    [[ -n "$(ss -Hltn "sport = :$host_port" 2>/dev/null)" ]] && return 0
-    sleep 0.1
-  done
-  die "forwarder $name: nothing listens on 127.0.0.1:$host_port (see $LOGS/forward-$name-host.log)"
+  wait_for 5 "forwarder $name: a listener on 127.0.0.1:$host_port (see $LOGS/forward-$name-host.log)" \
+    listening "$host_port"
 }
 
 # The other direction, for a service on the host that pods use (dev-loop.sh's npm registry):
@@ -162,18 +158,10 @@ forward_port_to_host() {
   local name="$1" node_port="$2" target="$3" sock="$RUN/$1.sock"
   rm -f "$sock"
   host_daemon "forward-$name-host" socat "UNIX-LISTEN:$sock,fork,mode=600" "TCP:$target"
-  local i
-  for i in $(seq 50); do
-    [[ -S "$sock" ]] && break
-    sleep 0.1
-  done
-  [[ -S "$sock" ]] || die "forwarder $name: $sock did not appear (see $LOGS/forward-$name-host.log)"
+  wait_for 5 "forwarder $name: $sock (see $LOGS/forward-$name-host.log)" test -S "$sock"
   node_daemon "forward-$name-node" socat "TCP-LISTEN:$node_port,bind=$NODE_IP,reuseaddr,fork" "UNIX-CONNECT:$sock"
-  for i in $(seq 50); do
-    [[ -n "$(node_run ss -Hltn "sport = :$node_port" 2>/dev/null)" ]] && return 0
-    sleep 0.1
-  done
-  die "forwarder $name: nothing listens on $NODE_IP:$node_port in the node (see $LOGS/forward-$name-node.log)"
+  wait_for 5 "forwarder $name: a listener on $NODE_IP:$node_port in the node (see $LOGS/forward-$name-node.log)" \
+    node_listening "$node_port"
 }
 
 # Installs the Debian packages of "$@" that are missing; apt's output goes to the log file $1.
